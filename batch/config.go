@@ -1,0 +1,303 @@
+package batch
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is payroll.toml (DESIGN.md §5). Secrets are never in it: they come
+// from the environment.
+type Config struct {
+	Sheet     SheetConfig       `toml:"sheet" json:"sheet"`
+	Routing   map[string]string `toml:"routing" json:"routing"`
+	KopoKopo  KopoKopoConfig    `toml:"kopokopo" json:"kopokopo"`
+	KiotaPay  KiotaPayConfig    `toml:"kiotapay" json:"kiotapay"`
+	Callbacks CallbacksConfig   `toml:"callbacks" json:"callbacks"`
+	Settle    SettleConfig      `toml:"settle" json:"settle"`
+	Ledger    LedgerConfig      `toml:"ledger" json:"ledger"`
+}
+
+// SheetConfig is [sheet]: how rows are read and what defaults they get.
+type SheetConfig struct {
+	Currency    string            `toml:"currency" json:"currency"`             // default currency for rows without one
+	Rounding    string            `toml:"rounding" json:"rounding"`             // "reject" (default) or "down"
+	Columns     map[string]string `toml:"columns" json:"columns"`               // canonical = "header in the sheet"
+	Description string            `toml:"description" json:"description"`       // default description / KiotaPay remarks
+	Occasion    string            `toml:"occasion" json:"occasion"`             // default KiotaPay occasion (KES)
+	Narration   string            `toml:"narration" json:"narration"`           // default KiotaPay narration (TZS)
+	MaxRows     int               `toml:"max_rows" json:"max_rows"`             // refuse sheets with more data rows
+	MaxCellSize int               `toml:"max_cell_bytes" json:"max_cell_bytes"` // refuse cells larger than this
+}
+
+// Limits are the per-transfer amount limits of a provider in one currency.
+// A zero Max means no maximum.
+type Limits struct {
+	Min Money `toml:"min" json:"min"`
+	Max Money `toml:"max" json:"max"`
+}
+
+// KopoKopoConfig is [kopokopo].
+type KopoKopoConfig struct {
+	BaseURL          string            `toml:"base_url" json:"base_url"`
+	SourceIdentifier string            `toml:"source_identifier" json:"source_identifier"`
+	MaxDestinations  int               `toml:"max_destinations" json:"max_destinations"`
+	Limits           map[string]Limits `toml:"limits" json:"limits"` // by currency
+}
+
+// KiotaPayConfig is [kiotapay].
+type KiotaPayConfig struct {
+	BaseURL          string            `toml:"base_url" json:"base_url"`
+	Environment      string            `toml:"environment" json:"environment"` // "sandbox" or "live"
+	Rate             float64           `toml:"rate" json:"rate"`               // requests per second
+	Burst            int               `toml:"burst" json:"burst"`
+	PerPhoneInterval Duration          `toml:"per_phone_interval" json:"per_phone_interval"`
+	Limits           map[string]Limits `toml:"limits" json:"limits"` // by currency
+}
+
+// CallbacksConfig is [callbacks].
+type CallbacksConfig struct {
+	PublicURL string `toml:"public_url" json:"public_url"`
+	Listen    string `toml:"listen" json:"listen"`
+}
+
+// SettleConfig is [settle].
+type SettleConfig struct {
+	PollInterval Duration `toml:"poll_interval" json:"poll_interval"`
+}
+
+// LedgerConfig is [ledger].
+type LedgerConfig struct {
+	Path            string   `toml:"path" json:"path"`
+	DuplicateWindow Duration `toml:"duplicate_window" json:"duplicate_window"`
+}
+
+// Duration is a time.Duration written as in Go ("90s", "2m") or in whole
+// days ("25d").
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses "2m", "1h30m" or "25d".
+func (d *Duration) UnmarshalText(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 {
+			return fmt.Errorf("duration %q: want e.g. \"25d\", \"36h\" or \"90s\"", s)
+		}
+		d.Duration = time.Duration(n) * 24 * time.Hour
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v < 0 {
+		return fmt.Errorf("duration %q: want e.g. \"25d\", \"36h\" or \"90s\"", s)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration in Go's notation.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
+
+// Rounding modes of [sheet] rounding.
+const (
+	RoundingReject = "reject"
+	RoundingDown   = "down"
+)
+
+// DefaultConfig returns the configuration used when there is no
+// payroll.toml, and the base that a payroll.toml overrides.
+func DefaultConfig() Config {
+	return Config{
+		Sheet: SheetConfig{
+			Currency:    "KES",
+			Rounding:    RoundingReject,
+			Description: "Salary payment",
+			Occasion:    "Payroll",
+			Narration:   "MOBILE PAYOUT",
+			MaxRows:     1_000_000,
+			MaxCellSize: 1024,
+		},
+		Routing: map[string]string{"KES": "kopokopo", "TZS": "kiotapay"},
+		KopoKopo: KopoKopoConfig{
+			BaseURL:         "https://api.kopokopo.com",
+			MaxDestinations: 50,
+			Limits:          map[string]Limits{"KES": {Min: MoneyFromUnits(10), Max: MoneyFromUnits(250_000)}},
+		},
+		KiotaPay: KiotaPayConfig{
+			BaseURL:          "https://api.kiotapay.co",
+			Environment:      "sandbox",
+			Rate:             5,
+			Burst:            5,
+			PerPhoneInterval: Duration{2 * time.Minute},
+			Limits: map[string]Limits{
+				"KES": {Min: MoneyFromUnits(1)},
+				"TZS": {Min: MoneyFromUnits(1000)},
+			},
+		},
+		Callbacks: CallbacksConfig{Listen: "127.0.0.1:8080"},
+		Settle:    SettleConfig{PollInterval: Duration{30 * time.Second}},
+		Ledger:    LedgerConfig{Path: "payroll.db", DuplicateWindow: Duration{25 * 24 * time.Hour}},
+	}
+}
+
+// ErrConfig marks every problem with payroll.toml.
+var ErrConfig = errors.New("config")
+
+// LoadConfig reads a payroll.toml over the defaults. Unknown keys are an
+// error that names each key; so are invalid values.
+func LoadConfig(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return ParseConfig(path, b)
+}
+
+// ParseConfig is LoadConfig on bytes; name is used in messages.
+func ParseConfig(name string, b []byte) (Config, error) {
+	cfg := DefaultConfig()
+	// Maps given in the file replace the defaults rather than merge, so a
+	// file's [routing] is the whole routing table.
+	var probe struct {
+		Routing  map[string]any `toml:"routing"`
+		KopoKopo struct {
+			Limits map[string]any `toml:"limits"`
+		} `toml:"kopokopo"`
+		KiotaPay struct {
+			Limits map[string]any `toml:"limits"`
+		} `toml:"kiotapay"`
+	}
+	if _, err := toml.NewDecoder(bytes.NewReader(b)).Decode(&probe); err != nil {
+		return Config{}, fmt.Errorf("%w: %s: %w", ErrConfig, name, err)
+	}
+	if probe.Routing != nil {
+		cfg.Routing = nil
+	}
+	md, err := toml.NewDecoder(bytes.NewReader(b)).Decode(&cfg)
+	if err != nil {
+		return Config{}, fmt.Errorf("%w: %s: %w", ErrConfig, name, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return Config{}, fmt.Errorf("%w: %s: unknown key %s", ErrConfig, name, strings.Join(keys, ", "))
+	}
+	if err := cfg.Check(); err != nil {
+		return Config{}, fmt.Errorf("%w: %s: %w", ErrConfig, name, err)
+	}
+	return cfg, nil
+}
+
+// Check validates values that TOML types cannot.
+func (c *Config) Check() error {
+	var errs []error
+	bad := func(key, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, a...)...))
+	}
+	if _, err := ParseCurrency(c.Sheet.Currency); err != nil {
+		bad("sheet.currency", "%v", err)
+	}
+	if c.Sheet.Rounding != RoundingReject && c.Sheet.Rounding != RoundingDown {
+		bad("sheet.rounding", "must be %q or %q", RoundingReject, RoundingDown)
+	}
+	if c.Sheet.MaxRows <= 0 {
+		bad("sheet.max_rows", "must be positive")
+	}
+	if c.Sheet.MaxCellSize <= 0 {
+		bad("sheet.max_cell_bytes", "must be positive")
+	}
+	for canon := range c.Sheet.Columns {
+		if _, ok := ParseColumn(canon); !ok {
+			bad("sheet.columns."+canon, "not a canonical column (one of %s)", strings.Join(columnNames[:], ", "))
+		}
+	}
+	for cur, p := range c.Routing {
+		if _, err := ParseCurrency(cur); err != nil {
+			bad("routing."+cur, "%v", err)
+		}
+		if _, err := ParseProvider(p); err != nil {
+			bad("routing."+cur, "%v", err)
+		}
+	}
+	if c.KopoKopo.MaxDestinations < 1 {
+		bad("kopokopo.max_destinations", "must be at least 1")
+	}
+	for prov, lims := range map[string]map[string]Limits{"kopokopo": c.KopoKopo.Limits, "kiotapay": c.KiotaPay.Limits} {
+		for cur, l := range lims {
+			if _, err := ParseCurrency(cur); err != nil {
+				bad(prov+".limits."+cur, "%v", err)
+			}
+			if !l.Max.IsZero() && l.Max.Cmp(l.Min) < 0 {
+				bad(prov+".limits."+cur, "max is below min")
+			}
+		}
+	}
+	if c.KiotaPay.Environment != "sandbox" && c.KiotaPay.Environment != "live" {
+		bad("kiotapay.environment", "must be \"sandbox\" or \"live\"")
+	}
+	if !(c.KiotaPay.Rate > 0) {
+		bad("kiotapay.rate", "must be positive")
+	}
+	if c.KiotaPay.Burst < 1 {
+		bad("kiotapay.burst", "must be at least 1")
+	}
+	if c.Settle.PollInterval.Duration <= 0 {
+		bad("settle.poll_interval", "must be positive")
+	}
+	return errors.Join(errs...)
+}
+
+// Route returns the provider for a currency per [routing].
+func (c *Config) Route(cur Currency) (ProviderName, bool) {
+	for k, v := range c.Routing {
+		if kc, err := ParseCurrency(k); err == nil && kc == cur {
+			p, err := ParseProvider(v)
+			return p, err == nil
+		}
+	}
+	return "", false
+}
+
+// LimitsFor returns the amount limits of a provider in a currency.
+func (c *Config) LimitsFor(p ProviderName, cur Currency) Limits {
+	var m map[string]Limits
+	switch p {
+	case KopoKopo:
+		m = c.KopoKopo.Limits
+	case KiotaPay:
+		m = c.KiotaPay.Limits
+	}
+	for k, l := range m {
+		if kc, err := ParseCurrency(k); err == nil && kc == cur {
+			return l
+		}
+	}
+	return Limits{}
+}
+
+// Fingerprint is a hash of the settings that decide what a sheet pays
+// (sheet rules, routing, limits): the ledger stores it with a batch so that
+// a re-run under a different config is noticed.
+func (c *Config) Fingerprint() string {
+	v := struct {
+		Sheet    SheetConfig
+		Routing  map[string]string
+		K2Limits map[string]Limits
+		KPLimits map[string]Limits
+		Source   string
+	}{c.Sheet, c.Routing, c.KopoKopo.Limits, c.KiotaPay.Limits, c.KopoKopo.SourceIdentifier}
+	b, _ := json.Marshal(v) // maps marshal in key order
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,166 @@
+package batch
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
+	"strings"
+)
+
+// DestType is the kind of destination a line pays.
+type DestType string
+
+// Destination types.
+const (
+	MobileWallet DestType = "mobile_wallet"
+	BankAccount  DestType = "bank_account"
+	Till         DestType = "till"
+	Paybill      DestType = "paybill"
+)
+
+// ParseDestType accepts the canonical names, case-insensitively, with
+// spaces or dashes for underscores ("Mobile Wallet" is mobile_wallet).
+func ParseDestType(s string) (DestType, error) {
+	k := strings.NewReplacer(" ", "_", "-", "_").Replace(strings.ToLower(strings.TrimSpace(s)))
+	switch DestType(k) {
+	case MobileWallet, BankAccount, Till, Paybill:
+		return DestType(k), nil
+	}
+	switch k {
+	case "mobile", "mpesa", "m_pesa", "wallet":
+		return MobileWallet, nil
+	case "bank":
+		return BankAccount, nil
+	}
+	return "", ErrType
+}
+
+// ProviderName names a payout provider.
+type ProviderName string
+
+// Providers.
+const (
+	KopoKopo ProviderName = "kopokopo"
+	KiotaPay ProviderName = "kiotapay"
+)
+
+// ParseProvider accepts "kopokopo" or "kiotapay" in any case, with or
+// without spaces or dashes ("Kopo Kopo", "K2" for Kopo Kopo).
+func ParseProvider(s string) (ProviderName, error) {
+	k := strings.NewReplacer(" ", "", "-", "", "_", "").Replace(strings.ToLower(strings.TrimSpace(s)))
+	switch k {
+	case "kopokopo", "k2", "k2connect":
+		return KopoKopo, nil
+	case "kiotapay", "kiota":
+		return KiotaPay, nil
+	}
+	return "", ErrProvider
+}
+
+// Destination is where a line's money goes. Only the fields of its Type
+// are set.
+type Destination struct {
+	Type           DestType `json:"type"`
+	Phone          Phone    `json:"phone,omitempty"`
+	Network        string   `json:"network,omitempty"`
+	BankBranchRef  string   `json:"bank_branch_ref,omitempty"`
+	AccountName    string   `json:"account_name,omitempty"`
+	AccountNumber  string   `json:"account_number,omitempty"`
+	TillNumber     string   `json:"till_number,omitempty"`
+	PaybillNumber  string   `json:"paybill_number,omitempty"`
+	PaybillAccount string   `json:"paybill_account_number,omitempty"`
+}
+
+// Identity is the destination's unique key: two lines with the same
+// identity pay the same wallet or account. Kopo Kopo results are matched to
+// lines by identity and amount, so a chunk never holds one identity twice.
+func (d Destination) Identity() string {
+	switch d.Type {
+	case MobileWallet:
+		return "mobile_wallet:" + d.Phone.Digits()
+	case BankAccount:
+		return "bank_account:" + strings.ToLower(d.BankBranchRef) + ":" + d.AccountNumber
+	case Till:
+		return "till:" + d.TillNumber
+	case Paybill:
+		return "paybill:" + d.PaybillNumber + ":" + strings.ToUpper(d.PaybillAccount)
+	}
+	return string(d.Type) + ":?"
+}
+
+// Masked returns the destination for display with numbers masked, e.g.
+// "2547*****678" or "bank ****6789".
+func (d Destination) Masked() string {
+	switch d.Type {
+	case MobileWallet:
+		return d.Phone.String()
+	case BankAccount:
+		return "bank " + Mask(d.AccountNumber)
+	case Till:
+		return "till " + d.TillNumber
+	case Paybill:
+		return "paybill " + d.PaybillNumber + " acct " + Mask(d.PaybillAccount)
+	}
+	return "?"
+}
+
+// Display returns the destination in full, as the reconciliation report
+// shows it to the finance team: "254712345678", "<branch> 0123456789",
+// "till 555123", "paybill 888880 ACC-1".
+func (d Destination) Display() string {
+	switch d.Type {
+	case MobileWallet:
+		return d.Phone.Digits()
+	case BankAccount:
+		return d.BankBranchRef + " " + d.AccountNumber
+	case Till:
+		return d.TillNumber
+	case Paybill:
+		return d.PaybillNumber + " " + d.PaybillAccount
+	}
+	return ""
+}
+
+// Line is one validated payment: a row of the sheet ready to be planned,
+// recorded in the ledger and sent.
+type Line struct {
+	Row        int          `json:"row"`       // row number as Excel shows it (header = 1)
+	Reference  string       `json:"reference"` // unique within the batch
+	RefDerived bool         `json:"ref_derived,omitempty"`
+	Name       string       `json:"name,omitempty"`
+	FirstName  string       `json:"first_name,omitempty"`
+	LastName   string       `json:"last_name,omitempty"`
+	Provider   ProviderName `json:"provider"`
+	Dest       Destination  `json:"destination"`
+	Currency   Currency     `json:"currency"`
+	Amount     Money        `json:"amount"`    // what will be paid
+	Requested  Money        `json:"requested"` // what the sheet asked for
+	// Provider text fields, with config defaults applied.
+	Description string `json:"description,omitempty"`
+	Occasion    string `json:"occasion,omitempty"`
+	Narration   string `json:"narration,omitempty"`
+	ServiceCode string `json:"service_code,omitempty"`
+}
+
+// RoundingDiff is what rounding down left unpaid (zero unless the config
+// says rounding = "down").
+func (l *Line) RoundingDiff() Money { return l.Requested.Sub(l.Amount) }
+
+// Fingerprint identifies what the line pays: destination identity, amount
+// and currency. A re-imported line with the same reference and a different
+// fingerprint is a changed line.
+func (l *Line) Fingerprint() string {
+	return l.Dest.Identity() + "|" + l.Amount.String() + "|" + string(l.Currency)
+}
+
+// PayeeKey identifies "this destination, this amount, this currency"
+// across batches, for the cross-batch duplicate check.
+func (l *Line) PayeeKey() string { return l.Fingerprint() }
+
+// derivedReference builds a line key from destination, amount and
+// occurrence when the sheet has no reference column. It is a hash, so no
+// phone or account number appears in it.
+func derivedReference(l *Line, occurrence int) string {
+	sum := sha256.Sum256([]byte(l.Fingerprint()))
+	return "auto-" + hex.EncodeToString(sum[:6]) + "-" + strconv.Itoa(occurrence)
+}
