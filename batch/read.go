@@ -1,0 +1,126 @@
+package batch
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Sheet reads a payroll sheet one record at a time, so memory does not
+// grow with the number of rows.
+type Sheet interface {
+	// File is the sheet's file name, for messages.
+	File() string
+	// Mapping says which columns the sheet has.
+	Mapping() *Mapping
+	// Next returns the next data row. At the end it returns io.EOF. A
+	// *RowError (or errors.Join of several) reports a bad row: the record
+	// is still returned and reading may go on. Any other error is fatal.
+	Next(ctx context.Context) (Record, error)
+	// Close releases the file.
+	Close() error
+}
+
+// ReadOptions control how sheets are read.
+type ReadOptions struct {
+	Columns        map[string]string // [sheet.columns]
+	SheetName      string            // XLSX worksheet; "" for the first
+	MaxRows        int               // data rows allowed; 0 for DefaultConfig's
+	MaxCellSize    int               // bytes per cell; 0 for DefaultConfig's
+	UnzipSizeLimit int64             // XLSX: total uncompressed bytes; 0 for 64 MiB
+}
+
+func (o *ReadOptions) defaults() {
+	d := DefaultConfig()
+	if o.MaxRows <= 0 {
+		o.MaxRows = d.Sheet.MaxRows
+	}
+	if o.MaxCellSize <= 0 {
+		o.MaxCellSize = d.Sheet.MaxCellSize
+	}
+	if o.UnzipSizeLimit <= 0 {
+		o.UnzipSizeLimit = 64 << 20
+	}
+}
+
+// ReadOptionsFor builds ReadOptions from the config.
+func ReadOptionsFor(cfg *Config, sheetName string) ReadOptions {
+	return ReadOptions{
+		Columns:     cfg.Sheet.Columns,
+		SheetName:   sheetName,
+		MaxRows:     cfg.Sheet.MaxRows,
+		MaxCellSize: cfg.Sheet.MaxCellSize,
+	}
+}
+
+// OpenSheet opens a .csv or .xlsx file by its extension.
+func OpenSheet(path string, opts ReadOptions) (Sheet, error) {
+	name := filepath.Base(path)
+	ext := strings.ToLower(filepath.Ext(path))
+	if ext != ".csv" && ext != ".xlsx" {
+		return nil, &RowError{File: name, Err: ErrUnsupportedFile, Value: ext}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open sheet: %w", err)
+	}
+	var s Sheet
+	if ext == ".csv" {
+		s, err = NewCSVSheet(f, name, opts)
+	} else {
+		s, err = NewXLSXSheet(f, name, opts)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &fileSheet{Sheet: s, f: f}, nil
+}
+
+type fileSheet struct {
+	Sheet
+	f *os.File
+}
+
+func (s *fileSheet) Close() error {
+	err := s.Sheet.Close()
+	if cerr := s.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// recordFrom fills a Record from a row of cells using the mapping and
+// checks what every reader must: UTF-8 and cell size.
+func recordFrom(file string, row int, cells []string, m *Mapping, maxCell int) (Record, error) {
+	rec := Record{Row: row}
+	var errs []error
+	for c := Column(0); c < numColumns; c++ {
+		i := m.index[c]
+		if i < 0 || i >= len(cells) {
+			continue
+		}
+		v := cells[i]
+		switch {
+		case len(v) > maxCell:
+			errs = append(errs, &RowError{File: file, Row: row, Column: c.String(), Err: fmt.Errorf("%w (%d bytes; limit %d, sheet.max_cell_bytes)", ErrCellTooLarge, len(v), maxCell)})
+			continue
+		case !validUTF8(v):
+			errs = append(errs, &RowError{File: file, Row: row, Column: c.String(), Err: ErrNotUTF8})
+			continue
+		}
+		rec.Cells[c] = v
+	}
+	return rec, joinErrors(errs)
+}
+
+func blankRow(cells []string) bool {
+	for _, c := range cells {
+		if strings.TrimSpace(c) != "" {
+			return false
+		}
+	}
+	return true
+}

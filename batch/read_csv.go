@@ -1,0 +1,249 @@
+package batch
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"unicode/utf8"
+
+	"github.com/gocarina/gocsv"
+)
+
+// csvRow is what gocsv fills from one CSV record once the header has been
+// rewritten to canonical names. Every field is text: validation parses it,
+// so that a bad cell is reported with its rule instead of stopping the read.
+type csvRow struct {
+	Reference      string `csv:"reference"`
+	Name           string `csv:"name"`
+	FirstName      string `csv:"first_name"`
+	LastName       string `csv:"last_name"`
+	Type           string `csv:"type"`
+	Provider       string `csv:"provider"`
+	Phone          string `csv:"phone"`
+	Network        string `csv:"network"`
+	BankBranchRef  string `csv:"bank_branch_ref"`
+	AccountName    string `csv:"account_name"`
+	AccountNumber  string `csv:"account_number"`
+	TillNumber     string `csv:"till_number"`
+	PaybillNumber  string `csv:"paybill_number"`
+	PaybillAccount string `csv:"paybill_account_number"`
+	Amount         string `csv:"amount"`
+	Currency       string `csv:"currency"`
+	Description    string `csv:"description"`
+	Occasion       string `csv:"occasion"`
+	Narration      string `csv:"narration"`
+	ServiceCode    string `csv:"service_code"`
+}
+
+func (r *csvRow) cells() [numColumns]string {
+	return [numColumns]string{
+		r.Reference, r.Name, r.FirstName, r.LastName, r.Type, r.Provider,
+		r.Phone, r.Network, r.BankBranchRef, r.AccountName, r.AccountNumber,
+		r.TillNumber, r.PaybillNumber, r.PaybillAccount, r.Amount,
+		r.Currency, r.Description, r.Occasion, r.Narration, r.ServiceCode,
+	}
+}
+
+type csvSheet struct {
+	file    string
+	opts    ReadOptions
+	cr      *csv.Reader
+	um      *gocsv.Unmarshaller
+	mapping *Mapping
+	rows    int
+	done    bool
+}
+
+// maxLineBytes bounds one physical line of a CSV, so that a hostile file
+// cannot make the reader buffer an unbounded cell.
+func maxLineBytes(opts ReadOptions) int { return max(64<<10, 32*opts.MaxCellSize) }
+
+// NewCSVSheet reads a CSV payroll sheet: UTF-8 (a BOM is stripped), fields
+// separated by "," or ";" (detected from the header line), strict field
+// counts. It streams through gocsv's pull API over its own csv.Reader, so
+// every error carries the real line number.
+func NewCSVSheet(r io.Reader, name string, opts ReadOptions) (Sheet, error) {
+	opts.defaults()
+	br := bufio.NewReaderSize(&lineGuard{r: r, max: maxLineBytes(opts)}, 64<<10)
+	if bom, err := br.Peek(3); err == nil && bytes.Equal(bom, []byte("\ufeff")) {
+		br.Discard(3)
+	}
+	head, err := br.Peek(br.Size())
+	if len(head) == 0 {
+		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+			return nil, sheetError(name, err)
+		}
+		return nil, &RowError{File: name, Err: ErrEmptySheet}
+	}
+	cr := csv.NewReader(br)
+	cr.Comma = detectComma(head)
+	cr.ReuseRecord = false
+	cr.FieldsPerRecord = 0 // the header's count, enforced for every row
+
+	um, err := gocsv.NewUnmarshaller(cr, csvRow{})
+	if err != nil {
+		return nil, sheetError(name, err)
+	}
+	headers := append([]string(nil), um.Headers...)
+	if blankRow(headers) {
+		return nil, &RowError{File: name, Err: ErrEmptySheet}
+	}
+	for _, h := range headers {
+		if !utf8.ValidString(h) {
+			return nil, &RowError{File: name, Row: 1, Err: ErrNotUTF8}
+		}
+	}
+	m, err := MapHeader(name, headers, opts.Columns)
+	if err != nil {
+		return nil, err
+	}
+	if err := um.RenormalizeHeaders(func([]string) []string {
+		canon := make([]string, len(headers))
+		for c := Column(0); c < numColumns; c++ {
+			if i := m.index[c]; i >= 0 {
+				canon[i] = c.String()
+			}
+		}
+		for i := range canon {
+			if canon[i] == "" {
+				canon[i] = fmt.Sprintf("\x00unmapped%d", i)
+			}
+		}
+		return canon
+	}); err != nil {
+		return nil, sheetError(name, err)
+	}
+	return &csvSheet{file: name, opts: opts, cr: cr, um: um, mapping: m}, nil
+}
+
+func (s *csvSheet) File() string      { return s.file }
+func (s *csvSheet) Mapping() *Mapping { return s.mapping }
+func (s *csvSheet) Close() error      { return nil }
+
+func (s *csvSheet) Next(ctx context.Context) (Record, error) {
+	for {
+		if s.done {
+			return Record{}, io.EOF
+		}
+		if err := ctx.Err(); err != nil {
+			return Record{}, err
+		}
+		v, err := s.um.Read()
+		line, _ := s.cr.FieldPos(0)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				s.done = true
+				return Record{}, io.EOF
+			}
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				if errors.Is(pe.Err, csv.ErrFieldCount) {
+					if s.rows++; s.rows > s.opts.MaxRows {
+						return s.tooMany(pe.StartLine)
+					}
+					return Record{Row: pe.StartLine}, &RowError{File: s.file, Row: pe.StartLine,
+						Err: fmt.Errorf("%w (the header has %d)", ErrFieldCount, s.mapping.Width())}
+				}
+				s.done = true
+				return Record{}, &RowError{File: s.file, Row: pe.StartLine, Err: fmt.Errorf("malformed CSV: %w", pe.Err)}
+			}
+			s.done = true
+			return Record{}, sheetError(s.file, err)
+		}
+		row := v.(csvRow)
+		cells := row.cells()
+		if blankRow(cells[:]) {
+			continue
+		}
+		if s.rows++; s.rows > s.opts.MaxRows {
+			return s.tooMany(line)
+		}
+		// The cells are already in canonical order: map them 1:1.
+		return recordFrom(s.file, line, cells[:], identityMapping, s.opts.MaxCellSize)
+	}
+}
+
+func (s *csvSheet) tooMany(line int) (Record, error) {
+	s.done = true
+	return Record{}, &RowError{File: s.file, Row: line, Err: fmt.Errorf("%w: more than %d rows", ErrTooManyRows, s.opts.MaxRows)}
+}
+
+var identityMapping = func() *Mapping {
+	m := &Mapping{headers: columnNames[:]}
+	for i := range m.index {
+		m.index[i] = i
+	}
+	return m
+}()
+
+// detectComma picks ";" when the header line has more semicolons than
+// commas outside quotes (Excel in many locales exports ";").
+func detectComma(head []byte) rune {
+	commas, semis, quoted := 0, 0, false
+	for _, b := range head {
+		switch b {
+		case '"':
+			quoted = !quoted
+		case ',':
+			if !quoted {
+				commas++
+			}
+		case ';':
+			if !quoted {
+				semis++
+			}
+		case '\n':
+			if !quoted {
+				if semis > commas {
+					return ';'
+				}
+				return ','
+			}
+		}
+	}
+	if semis > commas {
+		return ';'
+	}
+	return ','
+}
+
+func sheetError(file string, err error) error {
+	if errors.Is(err, errLineTooLong) {
+		return &RowError{File: file, Err: fmt.Errorf("%w: a line is longer than the limit", ErrCellTooLarge)}
+	}
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return &RowError{File: file, Row: pe.StartLine, Err: fmt.Errorf("malformed CSV: %w", pe.Err)}
+	}
+	if errors.Is(err, io.EOF) {
+		return &RowError{File: file, Err: ErrEmptySheet}
+	}
+	return fmt.Errorf("%s: %w", file, err)
+}
+
+var errLineTooLong = errors.New("line too long")
+
+// lineGuard fails a read once a physical line grows past max bytes.
+type lineGuard struct {
+	r   io.Reader
+	max int
+	cur int
+}
+
+func (g *lineGuard) Read(p []byte) (int, error) {
+	n, err := g.r.Read(p)
+	for _, b := range p[:n] {
+		if b == '\n' {
+			g.cur = 0
+		} else if g.cur++; g.cur > g.max {
+			return 0, errLineTooLong
+		}
+	}
+	return n, err
+}
+
+func validUTF8(s string) bool { return utf8.ValidString(s) }

@@ -1,0 +1,557 @@
+package batch
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Validation is the outcome of checking a whole sheet.
+type Validation struct {
+	File    string
+	Rows    int          // data rows read (blank rows are not counted)
+	Lines   []Line       // valid rows, in sheet order
+	Invalid []InvalidRow // invalid rows, in sheet order
+	Errors  []error      // every problem found, each a *RowError, in row order
+}
+
+// OK reports whether the sheet has no errors at all.
+func (v *Validation) OK() bool { return len(v.Errors) == 0 }
+
+// Total is the count and sum of valid lines of one provider, currency and
+// destination type.
+type Total struct {
+	Provider ProviderName `json:"provider"`
+	Currency Currency     `json:"currency"`
+	Type     DestType     `json:"type"`
+	Lines    int          `json:"lines"`
+	Amount   Money        `json:"amount"`    // to be paid
+	Rounding Money        `json:"rounding"`  // left unpaid by rounding = "down"
+	Largest  Money        `json:"largest"`   // largest single line
+	Requests int          `json:"requests"`  // filled in by Plan
+}
+
+// Totals sums the valid lines per provider × currency × destination type,
+// in a stable order.
+func (v *Validation) Totals() []Total {
+	type key struct {
+		p ProviderName
+		c Currency
+		t DestType
+	}
+	idx := map[key]int{}
+	var out []Total
+	for i := range v.Lines {
+		l := &v.Lines[i]
+		k := key{l.Provider, l.Currency, l.Dest.Type}
+		j, ok := idx[k]
+		if !ok {
+			j = len(out)
+			idx[k] = j
+			out = append(out, Total{Provider: k.p, Currency: k.c, Type: k.t})
+		}
+		t := &out[j]
+		t.Lines++
+		t.Amount = t.Amount.Add(l.Amount)
+		t.Rounding = t.Rounding.Add(l.RoundingDiff())
+		if l.Amount.Cmp(t.Largest) > 0 {
+			t.Largest = l.Amount
+		}
+	}
+	slices.SortFunc(out, func(a, b Total) int {
+		return cmp.Or(cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.Currency, b.Currency), cmp.Compare(a.Type, b.Type))
+	})
+	return out
+}
+
+// ValidateFile opens and validates a sheet. Problems with the sheet itself
+// (missing columns, not an XLSX, ...) are returned in Validation.Errors like
+// row problems; the error result is only for I/O failures and cancellation.
+func ValidateFile(ctx context.Context, path string, cfg *Config, sheetName string) (*Validation, error) {
+	s, err := OpenSheet(path, ReadOptionsFor(cfg, sheetName))
+	if err != nil {
+		if errs, ok := rowErrors(err); ok {
+			return &Validation{File: fileName(path), Errors: errs}, nil
+		}
+		return nil, err
+	}
+	defer s.Close()
+	return Validate(ctx, s, cfg)
+}
+
+// Validate reads every row of the sheet and checks it against the rules of
+// DESIGN.md §2 and the config. Every error is collected; nothing stops at
+// the first.
+func Validate(ctx context.Context, s Sheet, cfg *Config) (*Validation, error) {
+	v := &validator{
+		cfg:    cfg,
+		file:   s.File(),
+		m:      s.Mapping(),
+		refs:   map[string]int{},
+		payees: map[string]payeeSeen{},
+		out:    &Validation{File: s.File()},
+	}
+	for {
+		rec, err := s.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var readErrs []error
+		if err != nil {
+			errs, ok := rowErrors(err)
+			if !ok {
+				return nil, err
+			}
+			if rec.Row == 0 { // fatal: the sheet cannot be read further
+				v.out.Errors = append(v.out.Errors, errs...)
+				break
+			}
+			readErrs = errs
+		}
+		v.out.Rows++
+		v.row(rec, readErrs)
+	}
+	if v.out.Rows == 0 && len(v.out.Errors) == 0 {
+		v.out.Errors = append(v.out.Errors, &RowError{File: v.file, Err: ErrNoRows})
+	}
+	return v.out, nil
+}
+
+// rowErrors flattens err into *RowErrors; ok is false if any part is not a
+// *RowError.
+func rowErrors(err error) ([]error, bool) {
+	parts := Unjoin(err)
+	for _, e := range parts {
+		var re *RowError
+		if !errors.As(e, &re) {
+			return nil, false
+		}
+	}
+	return parts, true
+}
+
+func fileName(path string) string {
+	if i := strings.LastIndexAny(path, `/\`); i >= 0 {
+		return path[i+1:]
+	}
+	return path
+}
+
+type payeeSeen struct {
+	row        int
+	hasRef     bool
+	references map[string]bool
+}
+
+type validator struct {
+	cfg    *Config
+	file   string
+	m      *Mapping
+	refs   map[string]int       // reference → first row
+	payees map[string]payeeSeen // fingerprint → first row
+	out    *Validation
+}
+
+// Text limits. Providers document few; these are conservative (the
+// KiotaPay pages cap similar fields at 100 characters).
+const (
+	maxReference = 64
+	maxName      = 100
+	maxText      = 100
+)
+
+var (
+	uuidRe        = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	accountRe     = regexp.MustCompile(`^[0-9A-Za-z]{4,24}$`)
+	shortNumberRe = regexp.MustCompile(`^[0-9]{4,10}$`)
+)
+
+// Service codes KiotaPay accepts for TZS (no Vodacom).
+var serviceCodes = map[string]bool{"TZ-TIGO-B2C": true, "TZ-AIRTEL-B2C": true, "TZ-HALOTEL-B2C": true}
+
+// tzServiceCode maps a Tanzanian network (libphonenumber's carrier name or
+// what the sheet says) to KiotaPay's service code.
+func tzServiceCode(network string) (string, bool) {
+	switch strings.ToLower(strings.TrimSpace(network)) {
+	case "yas", "tigo", "mixx", "mixx by yas", "tigo pesa":
+		return "TZ-TIGO-B2C", true
+	case "airtel":
+		return "TZ-AIRTEL-B2C", true
+	case "viettel", "halotel":
+		return "TZ-HALOTEL-B2C", true
+	}
+	return "", false
+}
+
+func (v *validator) row(rec Record, readErrs []error) {
+	var errs []error
+	errs = append(errs, readErrs...)
+	bad := func(c Column, value string, err error) {
+		errs = append(errs, &RowError{File: v.file, Row: rec.Row, Column: c.String(), Value: shown(value), Err: err})
+	}
+	failed := map[Column]bool{}
+	for _, e := range readErrs {
+		var re *RowError
+		if errors.As(e, &re) {
+			if c, ok := ParseColumn(re.Column); ok {
+				failed[c] = true
+			}
+		}
+	}
+	get := rec.Get
+
+	l := Line{Row: rec.Row}
+	text := func(c Column, max int) string {
+		s := get(c)
+		if failed[c] {
+			return ""
+		}
+		switch {
+		case utf8.RuneCountInString(s) > max:
+			bad(c, "", fmt.Errorf("%w (%d characters; at most %d)", ErrTooLong, utf8.RuneCountInString(s), max))
+		case strings.ContainsFunc(s, unicode.IsControl):
+			bad(c, "", ErrControlChars)
+		}
+		return s
+	}
+	l.Reference = text(ColReference, maxReference)
+	l.Name = text(ColName, maxName)
+	l.FirstName = text(ColFirstName, maxName)
+	l.LastName = text(ColLastName, maxName)
+	l.Description = text(ColDescription, maxText)
+	l.Occasion = text(ColOccasion, maxText)
+	l.Narration = text(ColNarration, maxText)
+
+	// Currency, provider, type.
+	curText := get(ColCurrency)
+	if curText == "" {
+		curText = v.cfg.Sheet.Currency
+	}
+	cur, curErr := ParseCurrency(curText)
+	if curErr != nil && !failed[ColCurrency] {
+		bad(ColCurrency, curText, curErr)
+	}
+	l.Currency = cur
+
+	if p := get(ColProvider); p != "" {
+		prov, err := ParseProvider(p)
+		if err != nil {
+			bad(ColProvider, p, err)
+		}
+		l.Provider = prov
+	} else if curErr == nil {
+		prov, ok := v.cfg.Route(cur)
+		if !ok {
+			bad(ColProvider, "", ErrNoRoute)
+		}
+		l.Provider = prov
+	}
+	if l.Provider != "" && curErr == nil && !providerPays(l.Provider, cur) {
+		bad(ColCurrency, string(cur), fmt.Errorf("%w (%s pays %s)", ErrProviderCurrency, l.Provider, providerCurrencies(l.Provider)))
+	}
+
+	typ, typErr := v.destType(&rec)
+	if typErr != nil && !failed[ColType] {
+		bad(ColType, get(ColType), typErr)
+	}
+	l.Dest.Type = typ
+	if typ != "" && l.Provider == KiotaPay && typ != MobileWallet {
+		bad(ColType, string(typ), fmt.Errorf("%w (kiotapay pays mobile_wallet only)", ErrTypeProvider))
+	}
+
+	// Destination.
+	if typErr == nil {
+		v.destination(&rec, &l, bad, failed)
+	}
+
+	// Amount.
+	if !failed[ColAmount] {
+		v.amount(get(ColAmount), &l, curErr == nil, bad)
+	}
+
+	// Provider text fields and defaults.
+	if l.Description == "" {
+		l.Description = v.cfg.Sheet.Description
+	}
+	if l.Provider == KiotaPay && curErr == nil {
+		switch cur {
+		case KES:
+			if l.Occasion == "" {
+				l.Occasion = v.cfg.Sheet.Occasion
+			}
+		case TZS:
+			if l.Narration == "" {
+				l.Narration = v.cfg.Sheet.Narration
+			}
+			v.names(&l, bad)
+		}
+	}
+
+	// Cross-row rules.
+	if len(errs) == 0 {
+		v.crossRow(&l, bad)
+	} else if l.Reference != "" {
+		if _, dup := v.refs[l.Reference]; !dup {
+			v.refs[l.Reference] = rec.Row
+		}
+	}
+
+	if len(errs) > 0 {
+		v.out.Errors = append(v.out.Errors, errs...)
+		v.out.Invalid = append(v.out.Invalid, invalidRow(&rec, &l, curText, errs))
+		return
+	}
+	v.out.Lines = append(v.out.Lines, l)
+}
+
+func providerPays(p ProviderName, c Currency) bool {
+	switch p {
+	case KopoKopo:
+		return c == KES
+	case KiotaPay:
+		return c == KES || c == TZS
+	}
+	return false
+}
+
+func providerCurrencies(p ProviderName) string {
+	if p == KopoKopo {
+		return "KES only"
+	}
+	return "KES and TZS"
+}
+
+// destType reads the type column or infers it from the filled columns.
+func (v *validator) destType(rec *Record) (DestType, error) {
+	if t := rec.Get(ColType); t != "" {
+		return ParseDestType(t)
+	}
+	var found []DestType
+	if rec.Get(ColPhone) != "" {
+		return MobileWallet, nil
+	}
+	if rec.Get(ColAccountNumber) != "" || rec.Get(ColBankBranchRef) != "" {
+		found = append(found, BankAccount)
+	}
+	if rec.Get(ColTillNumber) != "" {
+		found = append(found, Till)
+	}
+	if rec.Get(ColPaybillNumber) != "" {
+		found = append(found, Paybill)
+	}
+	if len(found) != 1 {
+		return "", ErrTypeUnknown
+	}
+	return found[0], nil
+}
+
+func (v *validator) destination(rec *Record, l *Line, bad func(Column, string, error), failed map[Column]bool) {
+	get := rec.Get
+	need := func(c Column) string {
+		s := get(c)
+		if s == "" && !failed[c] {
+			bad(c, "", fmt.Errorf("%w for %s", ErrRequired, l.Dest.Type))
+		}
+		return s
+	}
+	d := &l.Dest
+	switch d.Type {
+	case MobileWallet:
+		raw := need(ColPhone)
+		if raw == "" || l.Currency == "" {
+			return
+		}
+		p, err := ParsePhone(raw, l.Currency.Region())
+		if err != nil {
+			bad(ColPhone, "", err)
+			return
+		}
+		d.Phone = p
+		d.Network = get(ColNetwork)
+		if !failed[ColNetwork] && !failed[ColServiceCode] {
+			v.network(l, get(ColServiceCode), bad)
+		}
+	case BankAccount:
+		d.BankBranchRef = need(ColBankBranchRef)
+		d.AccountName = need(ColAccountName)
+		d.AccountNumber = need(ColAccountNumber)
+		if d.BankBranchRef != "" && !uuidRe.MatchString(d.BankBranchRef) {
+			bad(ColBankBranchRef, d.BankBranchRef, ErrBranchRef)
+		}
+		if d.AccountNumber != "" && !accountRe.MatchString(d.AccountNumber) {
+			bad(ColAccountNumber, "", errors.New("account_number must be 4 to 24 letters or digits"))
+		}
+		if utf8.RuneCountInString(d.AccountName) > maxName {
+			bad(ColAccountName, "", ErrTooLong)
+		}
+	case Till:
+		d.TillNumber = need(ColTillNumber)
+		if d.TillNumber != "" && !shortNumberRe.MatchString(d.TillNumber) {
+			bad(ColTillNumber, d.TillNumber, fmt.Errorf("till_number %w (4 to 10)", ErrDigits))
+		}
+	case Paybill:
+		d.PaybillNumber = need(ColPaybillNumber)
+		d.PaybillAccount = need(ColPaybillAccount)
+		if d.PaybillNumber != "" && !shortNumberRe.MatchString(d.PaybillNumber) {
+			bad(ColPaybillNumber, d.PaybillNumber, fmt.Errorf("paybill_number %w (4 to 10)", ErrDigits))
+		}
+		if utf8.RuneCountInString(d.PaybillAccount) > 20 || strings.ContainsFunc(d.PaybillAccount, unicode.IsControl) {
+			bad(ColPaybillAccount, "", errors.New("paybill_account_number must be at most 20 printable characters"))
+		}
+	}
+}
+
+// network checks the mobile network against the provider and fills the
+// KiotaPay service code. The sheet's network (or service_code) column
+// overrides the prefix-based guess, since numbers can be ported.
+func (v *validator) network(l *Line, serviceCode string, bad func(Column, string, error)) {
+	d := &l.Dest
+	carrier := d.Phone.Carrier()
+	n := d.Network
+	if n == "" {
+		n = carrier
+	}
+	switch {
+	case l.Currency == KES: // Kopo Kopo and KiotaPay KES both pay M-PESA
+		if !strings.EqualFold(n, "Safaricom") {
+			bad(ColNetwork, n, fmt.Errorf("%w: %s pays Safaricom M-PESA wallets only; if the number was ported to Safaricom, write Safaricom in the network column", ErrNetwork, l.Provider))
+			return
+		}
+		d.Network = "Safaricom"
+	case l.Provider == KiotaPay && l.Currency == TZS:
+		if sc := strings.ToUpper(serviceCode); sc != "" {
+			if !serviceCodes[sc] {
+				bad(ColServiceCode, serviceCode, ErrServiceCode)
+				return
+			}
+			l.ServiceCode = sc
+			return
+		}
+		code, ok := tzServiceCode(n)
+		if !ok {
+			col := ColNetwork
+			bad(col, n, fmt.Errorf("%w: KiotaPay pays Yas (Tigo), Airtel and Halotel wallets in Tanzania, not %s; if the number was ported, fill the network or service_code column", ErrNetwork, orUnknown(n)))
+			return
+		}
+		l.ServiceCode = code
+		if d.Network == "" {
+			d.Network = carrier
+		}
+	}
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "an unknown network"
+	}
+	return s
+}
+
+func (v *validator) amount(raw string, l *Line, curOK bool, bad func(Column, string, error)) {
+	m, err := ParseMoney(raw)
+	if err != nil {
+		value := raw
+		if errors.Is(err, ErrAmountEmpty) {
+			value = ""
+		}
+		bad(ColAmount, value, err)
+		return
+	}
+	l.Requested, l.Amount = m, m
+	if !m.IsWhole() {
+		if v.cfg.Sheet.Rounding != RoundingDown {
+			bad(ColAmount, raw, ErrAmountFraction)
+			return
+		}
+		l.Amount = m.Floor()
+	}
+	if !curOK || l.Provider == "" {
+		return
+	}
+	lim := v.cfg.LimitsFor(l.Provider, l.Currency)
+	if !lim.Min.IsZero() && l.Amount.Cmp(lim.Min) < 0 {
+		bad(ColAmount, raw, fmt.Errorf("%w (%s %s %s)", ErrAmountBelowMin, l.Provider, l.Currency, lim.Min.Grouped()))
+	}
+	if !lim.Max.IsZero() && l.Amount.Cmp(lim.Max) > 0 {
+		bad(ColAmount, raw, fmt.Errorf("%w (%s %s %s)", ErrAmountAboveMax, l.Provider, l.Currency, lim.Max.Grouped()))
+	}
+}
+
+// names fills first and last names for KiotaPay TZS, splitting name if
+// that is all the sheet gives.
+func (v *validator) names(l *Line, bad func(Column, string, error)) {
+	if l.FirstName == "" && l.LastName == "" && l.Name != "" {
+		f := strings.Fields(l.Name)
+		if len(f) >= 2 {
+			l.FirstName = strings.Join(f[:len(f)-1], " ")
+			l.LastName = f[len(f)-1]
+		}
+	}
+	if l.FirstName == "" || l.LastName == "" {
+		col := ColName
+		if v.m.Has(ColFirstName) || v.m.Has(ColLastName) {
+			col = ColFirstName
+			if l.FirstName != "" {
+				col = ColLastName
+			}
+		}
+		bad(col, "", ErrNames)
+	}
+}
+
+func (v *validator) crossRow(l *Line, bad func(Column, string, error)) {
+	if l.Reference != "" {
+		if first, dup := v.refs[l.Reference]; dup {
+			bad(ColReference, l.Reference, fmt.Errorf("%w (row %d)", ErrDuplicateReference, first))
+			return
+		}
+		v.refs[l.Reference] = l.Row
+	}
+	fp := l.Fingerprint()
+	seen, dup := v.payees[fp]
+	if dup && (!seen.hasRef || l.Reference == "") {
+		bad(ColAmount, "", fmt.Errorf("%w (row %d)", ErrDuplicatePayment, seen.row))
+		return
+	}
+	if !dup {
+		v.payees[fp] = payeeSeen{row: l.Row, hasRef: l.Reference != ""}
+	}
+	if l.Reference == "" {
+		l.Reference = derivedReference(l, 1)
+		l.RefDerived = true
+		v.refs[l.Reference] = l.Row
+	}
+}
+
+func invalidRow(rec *Record, l *Line, currency string, errs []error) InvalidRow {
+	r := InvalidRow{
+		Row:       rec.Row,
+		Reference: rec.Get(ColReference),
+		Name:      rec.Get(ColName),
+		Amount:    rec.Get(ColAmount),
+		Currency:  currency,
+		Provider:  string(l.Provider),
+		Type:      string(l.Dest.Type),
+	}
+	if r.Name == "" {
+		r.Name = strings.TrimSpace(rec.Get(ColFirstName) + " " + rec.Get(ColLastName))
+	}
+	for _, e := range errs {
+		var re *RowError
+		if errors.As(e, &re) && re.Column != "" {
+			r.Reasons = append(r.Reasons, re.Column+": "+re.Err.Error())
+		} else if re != nil {
+			r.Reasons = append(r.Reasons, re.Err.Error())
+		} else {
+			r.Reasons = append(r.Reasons, e.Error())
+		}
+	}
+	return r
+}
