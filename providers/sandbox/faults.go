@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -215,4 +216,79 @@ func newToken() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// errWriter writes a provider-shaped error response.
+type errWriter func(w http.ResponseWriter, status int, msg string)
+
+// sendAllowed counts a send request and applies the configured rate limit
+// (a 429 that counts as ViolationRateLimit).
+func (s *Sandbox) sendAllowed(p Provider, w http.ResponseWriter, fail errWriter) bool {
+	s.mu.Lock()
+	ps := s.prov[p]
+	wait := ps.allowSend(time.Now())
+	if wait > 0 {
+		s.violationLocked(p, ViolationRateLimit, "send beyond %.3g/s (burst %d)", ps.traffic.RateLimit, ps.traffic.Burst)
+	}
+	s.mu.Unlock()
+	if wait == 0 {
+		return true
+	}
+	tooMany(w, wait, fail)
+	return false
+}
+
+// tooMany answers 429 with a Retry-After of at least one second.
+func tooMany(w http.ResponseWriter, wait time.Duration, fail errWriter) {
+	secs := int64((wait + time.Second - 1) / time.Second)
+	w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
+	fail(w, http.StatusTooManyRequests, "Too many requests")
+}
+
+// faultBefore applies the faults that refuse a valid send before anything
+// is recorded; it reports whether one answered.
+func (s *Sandbox) faultBefore(p Provider, w http.ResponseWriter, fail errWriter) bool {
+	s.mu.Lock()
+	ps := s.prov[p]
+	f := ps.faults
+	var status int
+	switch {
+	case s.fireLocked(ps, "rate_limited", f.RateLimited):
+		status = http.StatusTooManyRequests
+	case s.fireLocked(ps, "unavailable", f.Unavailable):
+		status = http.StatusServiceUnavailable
+	case s.fireLocked(ps, "error_before", f.ErrorBefore):
+		status = http.StatusInternalServerError
+	}
+	s.mu.Unlock()
+	switch status {
+	case 0:
+		return false
+	case http.StatusTooManyRequests:
+		tooMany(w, orDuration(f.RetryAfter, DefaultRetryAfter), fail)
+	case http.StatusServiceUnavailable:
+		fail(w, status, "Service unavailable")
+	default:
+		fail(w, status, "Internal server error")
+	}
+	return true
+}
+
+// faultAfter applies the faults that hit after the payout was recorded; it
+// reports whether one answered (or dropped the connection).
+func (s *Sandbox) faultAfter(p Provider, w http.ResponseWriter, fail errWriter) bool {
+	s.mu.Lock()
+	ps := s.prov[p]
+	errAfter := s.fireLocked(ps, "error_after", ps.faults.ErrorAfter)
+	drop := !errAfter && s.fireLocked(ps, "drop_after", ps.faults.DropAfter)
+	s.mu.Unlock()
+	switch {
+	case errAfter:
+		fail(w, http.StatusInternalServerError, "Internal server error")
+	case drop:
+		dropConnection(w)
+	default:
+		return false
+	}
+	return true
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
+
 	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
@@ -461,6 +461,3 @@ func orInt[T int | int64](v, def T) T {
 	}
 	return v
 }
-
-// errClosed is returned for work refused after Close.
-var errClosed = errors.New("sandbox: closed")

@@ -1,0 +1,2 @@
+// Package sandbox emulates the Kopo Kopo and KiotaPay payout APIs.
+package sandbox

@@ -1,0 +1,675 @@
+package sandbox
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// eat is the zone of Kopo Kopo and KiotaPay timestamps (UTC+3).
+var eat = time.FixedZone("EAT", 3*60*60)
+
+// k2Time is the Kopo Kopo timestamp layout, e.g. 2025-09-23T20:05:46.522+03:00.
+const k2Time = "2006-01-02T15:04:05.000-07:00"
+
+var (
+	k2PhoneRE  = regexp.MustCompile(`^254[0-9]{9}$`)
+	uuidRE     = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	digitsRE   = regexp.MustCompile(`^[0-9]+$`)
+	wholeNumRE = regexp.MustCompile(`^[0-9]+(\.0+)?$`)
+)
+
+// k2Request is one accepted send_money request.
+type k2Request struct {
+	id          string
+	createdAt   time.Time
+	source      json.RawMessage
+	metadata    json.RawMessage
+	callbackURL string
+	self        string
+	dests       []*k2Dest
+	processed   bool
+	order       []int // transfer batch order (indexes into dests)
+}
+
+// k2Dest is one validated destination of a send_money request.
+type k2Dest struct {
+	raw       json.RawMessage
+	typ       string
+	identity  string
+	amount    int64
+	fields    map[string]string // type-specific fields echoed in the disbursement
+	nickname  *string
+	favourite bool
+
+	payout  *Payout
+	destRef string
+	origin  time.Time
+}
+
+func (s *Sandbox) routeKopoKopo() {
+	s.mux.HandleFunc("POST /oauth/token", s.k2Token)
+	s.mux.HandleFunc("POST /api/v2/send_money", s.k2SendMoney)
+	s.mux.HandleFunc("GET /api/v2/send_money/{id}", s.k2Status)
+}
+
+// k2Begin applies the edge rules (User-Agent) and the latency fault.
+func (s *Sandbox) k2Begin(w http.ResponseWriter, r *http.Request) bool {
+	if r.Header.Get("User-Agent") == "" {
+		s.violation(KopoKopo, ViolationMissingUserAgent, "%s %s without User-Agent", r.Method, r.URL.Path)
+		w.WriteHeader(http.StatusForbidden)
+		return false
+	}
+	return s.latency(KopoKopo, r)
+}
+
+// k2Error writes a Kopo Kopo API error body.
+func (s *Sandbox) k2Error(w http.ResponseWriter, status int, msg string) {
+	if status == http.StatusBadRequest && s.opts.KopoKopo.ErrorsArray {
+		writeJSON(w, status, map[string][]string{"errors": {msg}})
+		return
+	}
+	writeJSON(w, status, struct {
+		Code    int    `json:"error_code"`
+		Message string `json:"error_message"`
+	}{status, msg})
+}
+
+func (s *Sandbox) k2Token(w http.ResponseWriter, r *http.Request) {
+	if !s.k2Begin(w, r) {
+		return
+	}
+	oauthErr := func(status int, code, desc string) {
+		writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+	}
+	vals := map[string]string{}
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<16))
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct == "application/json" {
+		var m map[string]any
+		if err := json.Unmarshal(body, &m); err != nil {
+			oauthErr(http.StatusBadRequest, "invalid_request", "The request body is not valid JSON.")
+			return
+		}
+		for k, v := range m {
+			if str, ok := v.(string); ok {
+				vals[k] = str
+			}
+		}
+	} else {
+		q, err := url.ParseQuery(string(body))
+		if err != nil {
+			oauthErr(http.StatusBadRequest, "invalid_request", "The request body is not form-encoded.")
+			return
+		}
+		for k := range q {
+			vals[k] = q.Get(k)
+		}
+	}
+	switch {
+	case vals["grant_type"] == "":
+		oauthErr(http.StatusBadRequest, "invalid_request", "The request is missing a required parameter: grant_type.")
+		return
+	case vals["grant_type"] != "client_credentials":
+		oauthErr(http.StatusBadRequest, "unsupported_grant_type", "The authorization grant type is not supported by the authorization server.")
+		return
+	case !secretEqual(vals["client_id"], s.creds.KopoKopoClientID) || !secretEqual(vals["client_secret"], s.creds.KopoKopoClientSecret):
+		oauthErr(http.StatusUnauthorized, "invalid_client", "Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method.")
+		return
+	}
+	tok := newToken()
+	life := s.issueToken(KopoKopo, tok)
+	writeJSON(w, http.StatusOK, struct {
+		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
+		ExpiresIn   int64  `json:"expires_in"`
+		CreatedAt   int64  `json:"created_at"`
+	}{tok, "Bearer", int64(life / time.Second), time.Now().Unix()})
+}
+
+// k2Auth checks the bearer token and answers 401 when it fails.
+func (s *Sandbox) k2Auth(w http.ResponseWriter, r *http.Request) bool {
+	var msg string
+	switch s.authorize(KopoKopo, r) {
+	case authOK:
+		return true
+	case authMissing:
+		msg = "InvalidAccessToken: The access token is missing"
+	case authInvalid:
+		msg = "InvalidAccessToken: The access token is invalid"
+	case authExpired:
+		msg = "ExpiredAccessToken: The access token expired"
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="Doorkeeper", error="invalid_token"`)
+	s.k2Error(w, http.StatusUnauthorized, msg)
+	return false
+}
+
+func (s *Sandbox) k2SendMoney(w http.ResponseWriter, r *http.Request) {
+	if !s.k2Begin(w, r) || !s.k2Auth(w, r) {
+		return
+	}
+	if !s.sendAllowed(KopoKopo, w, s.k2Error) {
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		s.k2Error(w, http.StatusBadRequest, "The request body could not be read")
+		return
+	}
+	req, verr := s.k2Parse(body)
+	if verr != nil {
+		if verr.kind != "" {
+			s.violation(KopoKopo, verr.kind, "%s", verr.msg)
+		}
+		s.k2Error(w, http.StatusBadRequest, verr.msg)
+		return
+	}
+	if s.faultBefore(KopoKopo, w, s.k2Error) {
+		return
+	}
+	base := s.baseURL(r)
+	s.k2Accept(req, base)
+	if s.faultAfter(KopoKopo, w, s.k2Error) {
+		return
+	}
+	w.Header().Set("Location", req.self)
+	w.WriteHeader(http.StatusCreated)
+}
+
+// k2Accept records an accepted request and schedules its settlement.
+func (s *Sandbox) k2Accept(req *k2Request, base string) {
+	s.mu.Lock()
+	req.id = s.uuidLocked()
+	req.createdAt = time.Now()
+	req.self = base + "/api/v2/send_money/" + req.id
+	for _, d := range req.dests {
+		d.payout = &Payout{
+			Provider:   KopoKopo,
+			Reference:  req.id,
+			Identity:   d.identity,
+			Amount:     strconv.FormatInt(d.amount, 10),
+			Currency:   "KES",
+			AcceptedAt: req.createdAt,
+			Status:     StatusPending,
+		}
+		phone := ""
+		if d.typ == "mobile_wallet" {
+			phone = d.fields["phone_number"]
+		}
+		s.recordLocked(d.payout, phone)
+	}
+	s.k2[req.id] = req
+	s.mu.Unlock()
+	s.after(s.delay, func() { s.k2Settle(req.id) })
+}
+
+// k2Settle processes a request once: decides each destination's outcome,
+// orders the transfer batches and sends the callback.
+func (s *Sandbox) k2Settle(id string) {
+	s.mu.Lock()
+	req := s.k2[id]
+	if req == nil || req.processed {
+		s.mu.Unlock()
+		return
+	}
+	now := time.Now()
+	for _, d := range req.dests {
+		p := d.payout
+		ref, ok := s.recips[d.identity]
+		if !ok {
+			ref = s.uuidLocked()
+			s.recips[d.identity] = ref
+		}
+		d.destRef, d.origin = ref, now
+		p.SettledAt = now
+		if s.failRule(p.Identity, p.Amount) {
+			p.Status = StatusFailed
+			continue
+		}
+		p.Status = StatusPaid
+		if d.typ != "bank_account" {
+			p.Receipt = s.receiptLocked()
+		}
+	}
+	req.order = make([]int, len(req.dests))
+	for i := range req.order {
+		req.order[i] = i
+	}
+	s.rng.Shuffle(len(req.order), func(i, j int) { req.order[i], req.order[j] = req.order[j], req.order[i] })
+	if len(req.order) > 1 && slices.IsSorted(req.order) {
+		// Never in destination order: clients must match by identity.
+		req.order = append(req.order[1:], req.order[0])
+	}
+	req.processed = true
+	doc := s.k2DocLocked(req)
+	s.mu.Unlock()
+
+	key := []byte(s.creds.KopoKopoAPIKey)
+	job := func(d k2Doc, key []byte, note string) callbackJob {
+		b, _ := json.Marshal(d)
+		h := http.Header{}
+		h.Set("Content-Type", "application/json")
+		h.Set("User-Agent", "Kopokopo-Sandbox")
+		h.Set(SignatureHeader, Sign(key, b))
+		return callbackJob{provider: KopoKopo, url: req.callbackURL, body: b, header: h, note: note}
+	}
+	s.dispatch(KopoKopo, job(doc, key, "genuine"),
+		func() callbackJob {
+			return job(doc.transform(func(b *k2Disbursement) {
+				if b.Status != "Transferred" {
+					b.Status, b.Errors = "Transferred", nil
+					r := "FRG0000000"
+					b.TransactionReference = &r
+				}
+			}), []byte("forged:"+s.creds.KopoKopoAPIKey), "forged")
+		},
+		func() callbackJob {
+			return job(doc.transform(func(b *k2Disbursement) { b.Amount = addToAmount(b.Amount, 100) }), key, "wrong_amount")
+		})
+}
+
+func (s *Sandbox) k2Status(w http.ResponseWriter, r *http.Request) {
+	if !s.k2Begin(w, r) || !s.k2Auth(w, r) {
+		return
+	}
+	id := r.PathValue("id")
+	s.mu.Lock()
+	req := s.k2[id]
+	due := req != nil && !req.processed && time.Since(req.createdAt) >= s.delay
+	s.mu.Unlock()
+	if req == nil {
+		s.k2Error(w, http.StatusNotFound, "Resource not found")
+		return
+	}
+	if due {
+		s.k2Settle(id)
+	}
+	s.mu.Lock()
+	doc := s.k2DocLocked(req)
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, doc)
+}
+
+// The Kopo Kopo send_money result document, fields in the fixtures' order.
+type k2Doc struct {
+	Data struct {
+		ID         string  `json:"id"`
+		Type       string  `json:"type"`
+		Attributes k2Attrs `json:"attributes"`
+	} `json:"data"`
+}
+
+type k2Attrs struct {
+	Status           string            `json:"status"`
+	CreatedAt        string            `json:"created_at"`
+	SourceIdentifier json.RawMessage   `json:"source_identifier"`
+	Destinations     []json.RawMessage `json:"destinations"`
+	Currency         string            `json:"currency"`
+	TransferBatches  []k2Batch         `json:"transfer_batches"`
+	Errors           []string          `json:"errors"`
+	Metadata         json.RawMessage   `json:"metadata"`
+	Links            struct {
+		CallbackURL string `json:"callback_url"`
+		Self        string `json:"self"`
+	} `json:"_links"`
+}
+
+type k2Batch struct {
+	Status        string           `json:"status"`
+	Amount        string           `json:"amount"`
+	Disbursements []k2Disbursement `json:"disbursements"`
+}
+
+type k2Disbursement struct {
+	Amount               string   `json:"amount"`
+	Errors               []string `json:"errors"`
+	Status               string   `json:"status"`
+	Nickname             *string  `json:"nickname"`
+	Favourite            bool     `json:"favourite"`
+	PhoneNumber          string   `json:"phone_number,omitempty"`
+	BankBranchRef        string   `json:"bank_branch_ref,omitempty"`
+	AccountName          string   `json:"account_name,omitempty"`
+	AccountNumber        string   `json:"account_number,omitempty"`
+	TillNumber           string   `json:"till_number,omitempty"`
+	PaybillNumber        string   `json:"paybill_number,omitempty"`
+	PaybillAccountNumber string   `json:"paybill_account_number,omitempty"`
+	DestinationType      string   `json:"destination_type"`
+	OriginationTime      string   `json:"origination_time"`
+	DestinationReference string   `json:"destination_reference"`
+	TransactionReference *string  `json:"transaction_reference"`
+}
+
+// k2FailedError is the errors value of a failed disbursement.
+const k2FailedError = "The transfer to this destination failed"
+
+// k2DocLocked renders the current document of req. s.mu must be held.
+func (s *Sandbox) k2DocLocked(req *k2Request) k2Doc {
+	var d k2Doc
+	d.Data.ID, d.Data.Type = req.id, "send_money"
+	a := &d.Data.Attributes
+	a.CreatedAt = req.createdAt.In(eat).Format(k2Time)
+	a.Currency = "KES"
+	a.Metadata = req.metadata
+	a.Links.CallbackURL, a.Links.Self = req.callbackURL, req.self
+	if !req.processed {
+		a.Status = "Scheduled"
+		return d
+	}
+	a.Status = "Processed"
+	a.SourceIdentifier = req.source
+	if a.SourceIdentifier == nil {
+		a.SourceIdentifier = json.RawMessage("null")
+	}
+	for _, dst := range req.dests {
+		a.Destinations = append(a.Destinations, dst.raw)
+	}
+	for _, i := range req.order {
+		dst := req.dests[i]
+		p := dst.payout
+		amt := p.Amount + ".0"
+		b := k2Disbursement{
+			Amount:               amt,
+			Status:               "Transferred",
+			Nickname:             dst.nickname,
+			Favourite:            dst.favourite,
+			PhoneNumber:          dst.fields["phone_number"],
+			BankBranchRef:        dst.fields["bank_branch_ref"],
+			AccountName:          dst.fields["account_name"],
+			AccountNumber:        dst.fields["account_number"],
+			TillNumber:           dst.fields["till_number"],
+			PaybillNumber:        dst.fields["paybill_number"],
+			PaybillAccountNumber: dst.fields["paybill_account_number"],
+			DestinationType:      dst.typ,
+			OriginationTime:      dst.origin.In(eat).Format(k2Time),
+			DestinationReference: dst.destRef,
+		}
+		if p.Receipt != "" {
+			r := p.Receipt
+			b.TransactionReference = &r
+		}
+		if p.Status == StatusFailed {
+			b.Status, b.Errors = "Failed", []string{k2FailedError}
+		}
+		a.TransferBatches = append(a.TransferBatches, k2Batch{Status: b.Status, Amount: amt, Disbursements: []k2Disbursement{b}})
+	}
+	return d
+}
+
+// transform returns a copy of d with f applied to every disbursement (and
+// each batch's status and amount following its disbursement).
+func (d k2Doc) transform(f func(*k2Disbursement)) k2Doc {
+	out := d
+	a := &out.Data.Attributes
+	a.TransferBatches = slices.Clone(a.TransferBatches)
+	for i := range a.TransferBatches {
+		b := &a.TransferBatches[i]
+		b.Disbursements = slices.Clone(b.Disbursements)
+		for j := range b.Disbursements {
+			f(&b.Disbursements[j])
+		}
+		b.Status, b.Amount = b.Disbursements[0].Status, b.Disbursements[0].Amount
+	}
+	return out
+}
+
+// addToAmount adds n to a whole-number amount string such as "1000.0".
+func addToAmount(amount string, n int64) string {
+	v, _ := strconv.ParseInt(strings.TrimSuffix(amount, ".0"), 10, 64)
+	return strconv.FormatInt(v+n, 10) + ".0"
+}
+
+// reqError is a refused request: the message and, if the client broke a
+// rule the sandbox watches, the violation.
+type reqError struct {
+	msg  string
+	kind ViolationKind
+}
+
+func refuse(format string, args ...any) *reqError {
+	return &reqError{msg: fmt.Sprintf(format, args...)}
+}
+
+// k2Parse validates a send_money body.
+func (s *Sandbox) k2Parse(body []byte) (*k2Request, *reqError) {
+	o := &s.opts.KopoKopo
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(body, &top); err != nil || top == nil {
+		return nil, refuse("The request body must be a JSON object")
+	}
+	req := &k2Request{}
+
+	var rawDests []json.RawMessage
+	if d, ok := top["destinations"]; ok && !isNull(d) {
+		if err := json.Unmarshal(d, &rawDests); err != nil {
+			return nil, refuse("destinations must be an array")
+		}
+	}
+	if len(rawDests) == 0 {
+		return nil, &reqError{msg: "destinations can't be blank (an empty list would transfer the whole balance to your own accounts)", kind: ViolationEmptyDestinations}
+	}
+
+	cur, err := optString(top, "currency")
+	if err != nil || cur == nil {
+		return nil, refuse("You have to provide the currency")
+	}
+	if *cur != "KES" {
+		return nil, refuse("Currency %q is not supported; only KES is", *cur)
+	}
+
+	var links map[string]json.RawMessage
+	if l, ok := top["_links"]; ok && !isNull(l) {
+		if json.Unmarshal(l, &links) != nil {
+			return nil, refuse("_links must be an object")
+		}
+	}
+	cb, err := optString(links, "callback_url")
+	if err != nil || cb == nil || *cb == "" {
+		return nil, refuse("You have to provide the callback_url")
+	}
+	if u, err := url.Parse(*cb); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, refuse("callback_url must be an absolute http or https URL")
+	}
+	req.callbackURL = *cb
+
+	if m, ok := top["metadata"]; ok && !isNull(m) {
+		var meta map[string]json.RawMessage
+		if json.Unmarshal(m, &meta) != nil {
+			return nil, refuse("metadata must be an object")
+		}
+		if len(meta) > 5 {
+			return nil, refuse("metadata can have at most 5 key-value pairs, got %d", len(meta))
+		}
+		req.metadata = m
+	}
+
+	src, err := optString(top, "source_identifier")
+	if err != nil {
+		return nil, refuse("Source identifier is invalid")
+	}
+	if src != nil {
+		if len(o.SourceIdentifiers) > 0 && !slices.Contains(o.SourceIdentifiers, *src) {
+			return nil, refuse("Source identifier is invalid")
+		}
+		req.source = top["source_identifier"]
+	}
+
+	if maxN := orInt(o.MaxDestinations, DefaultKopoKopoDestinations); len(rawDests) > maxN {
+		return nil, refuse("Too many destinations: %d (at most %d per request)", len(rawDests), maxN)
+	}
+	seen := map[string]int{}
+	for i, raw := range rawDests {
+		d, rerr := s.k2ParseDest(raw)
+		if rerr != nil {
+			rerr.msg = fmt.Sprintf("destinations[%d]: %s", i, rerr.msg)
+			return nil, rerr
+		}
+		if j, dup := seen[d.identity]; dup {
+			return nil, &reqError{msg: fmt.Sprintf("destinations[%d] repeats destinations[%d] (%s)", i, j, d.identity), kind: ViolationDuplicateInRequest}
+		}
+		seen[d.identity] = i
+		req.dests = append(req.dests, d)
+	}
+	return req, nil
+}
+
+// k2Required lists the required string fields of each supported type, the
+// first of them (plus the second for bank_account and paybill) forming the
+// destination identity.
+var k2Required = map[string][]string{
+	"mobile_wallet": {"phone_number", "network"},
+	"bank_account":  {"bank_branch_ref", "account_number", "account_name"},
+	"till":          {"till_number"},
+	"paybill":       {"paybill_number", "paybill_account_number"},
+}
+
+func (s *Sandbox) k2ParseDest(raw json.RawMessage) (*k2Dest, *reqError) {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil || m == nil {
+		return nil, refuse("a destination must be an object")
+	}
+	typ, err := optString(m, "type")
+	if err != nil || typ == nil {
+		return nil, refuse("type is required")
+	}
+	req, ok := k2Required[*typ]
+	if !ok {
+		return nil, refuse("destination type %q is not supported (mobile_wallet, bank_account, till, paybill)", *typ)
+	}
+	d := &k2Dest{raw: raw, typ: *typ, fields: map[string]string{}}
+	for _, f := range req {
+		v, err := optString(m, f)
+		if err != nil {
+			return nil, refuse("%s must be a string", f)
+		}
+		if v == nil || strings.TrimSpace(*v) == "" {
+			return nil, refuse("%s is required for %s", f, *typ)
+		}
+		d.fields[f] = *v
+	}
+	switch *typ {
+	case "mobile_wallet":
+		if !k2PhoneRE.MatchString(d.fields["phone_number"]) {
+			return nil, refuse("phone_number %q is an invalid number: use 254 followed by 9 digits, without +", d.fields["phone_number"])
+		}
+		if !strings.EqualFold(d.fields["network"], "Safaricom") {
+			return nil, refuse("network %q is not supported; only Safaricom is", d.fields["network"])
+		}
+		d.identity = "mobile_wallet:" + d.fields["phone_number"]
+		delete(d.fields, "network")
+	case "bank_account":
+		if !uuidRE.MatchString(d.fields["bank_branch_ref"]) {
+			return nil, refuse("bank_branch_ref %q is not a valid reference", d.fields["bank_branch_ref"])
+		}
+		d.identity = "bank_account:" + strings.ToLower(d.fields["bank_branch_ref"]) + ":" + d.fields["account_number"]
+	case "till":
+		if !digitsRE.MatchString(d.fields["till_number"]) {
+			return nil, refuse("till_number %q must be digits", d.fields["till_number"])
+		}
+		d.identity = "till:" + d.fields["till_number"]
+	case "paybill":
+		if !digitsRE.MatchString(d.fields["paybill_number"]) {
+			return nil, refuse("paybill_number %q must be digits", d.fields["paybill_number"])
+		}
+		d.identity = "paybill:" + d.fields["paybill_number"] + ":" + d.fields["paybill_account_number"]
+	}
+
+	amount, rerr := s.k2Amount(m["amount"])
+	if rerr != nil {
+		return nil, rerr
+	}
+	d.amount = amount
+	desc, err := optString(m, "description")
+	if err != nil || desc == nil || strings.TrimSpace(*desc) == "" {
+		return nil, refuse("description is required")
+	}
+	if d.nickname, err = optString(m, "nickname"); err != nil {
+		return nil, refuse("nickname must be a string")
+	}
+	if f, ok := m["favourite"]; ok && !isNull(f) {
+		if json.Unmarshal(f, &d.favourite) != nil {
+			return nil, refuse("favourite must be true or false")
+		}
+	}
+	return d, nil
+}
+
+// k2Amount parses a destination amount: a JSON number or numeric string
+// holding a whole number of shillings within the configured limits.
+func (s *Sandbox) k2Amount(raw json.RawMessage) (int64, *reqError) {
+	o := &s.opts.KopoKopo
+	lo, hi := orInt(o.MinAmount, DefaultKopoKopoMinAmount), orInt(o.MaxAmount, DefaultKopoKopoMaxAmount)
+	if raw == nil || isNull(raw) {
+		return 0, refuse("amount is required")
+	}
+	text := string(raw)
+	if raw[0] == '"' {
+		if json.Unmarshal(raw, &text) != nil {
+			return 0, refuse("amount must be a number")
+		}
+	}
+	if !wholeNumRE.MatchString(text) {
+		return 0, refuse("amount %s must be a whole number of shillings", raw)
+	}
+	whole, _, _ := strings.Cut(text, ".")
+	v, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil || v < lo || v > hi {
+		return 0, refuse("Transfer amount must be between KSh %s and KSh %s", shillings(lo), shillings(hi))
+	}
+	return v, nil
+}
+
+// shillings formats n like "250,000.00".
+func shillings(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String() + ".00"
+}
+
+// optString returns m[key] as a string: nil if absent or null, an error if
+// it is another JSON type.
+func optString(m map[string]json.RawMessage, key string) (*string, error) {
+	raw, ok := m[key]
+	if !ok || isNull(raw) {
+		return nil, nil
+	}
+	var v string
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, fmt.Errorf("%s must be a string", key)
+	}
+	return &v, nil
+}
+
+func isNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }
+
+func secretEqual(got, want string) bool {
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+// writeJSON writes v as the JSON response body.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
