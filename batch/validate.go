@@ -30,12 +30,12 @@ func (v *Validation) OK() bool { return len(v.Errors) == 0 }
 type Total struct {
 	Provider ProviderName `json:"provider"`
 	Currency Currency     `json:"currency"`
-	Type     DestType     `json:"type"`
+	Type     DestType     `json:"type,omitempty"`
 	Lines    int          `json:"lines"`
-	Amount   Money        `json:"amount"`    // to be paid
-	Rounding Money        `json:"rounding"`  // left unpaid by rounding = "down"
-	Largest  Money        `json:"largest"`   // largest single line
-	Requests int          `json:"requests"`  // filled in by Plan
+	Amount   Money        `json:"amount"`             // to be paid
+	Rounding Money        `json:"rounding"`           // left unpaid by rounding = "down"
+	Largest  Money        `json:"largest"`            // largest single line
+	Requests int          `json:"requests,omitempty"` // filled in by Plan
 }
 
 // Totals sums the valid lines per provider × currency × destination type,

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"payroll/batch"
+)
+
+// version is stamped by the Makefile with -ldflags "-X main.version=…".
+var version = "dev"
+
+// globalOptions are the flags every command shares.
+type globalOptions struct {
+	configPath string
+	logFormat  string
+	quiet      bool
+
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// loadConfig reads --config, or ./payroll.toml if it exists, or the
+// defaults.
+func (g *globalOptions) loadConfig() (*batch.Config, error) {
+	path := g.configPath
+	if path == "" {
+		if _, err := os.Stat("payroll.toml"); err == nil {
+			path = "payroll.toml"
+		}
+	}
+	if path == "" {
+		cfg := batch.DefaultConfig()
+		return &cfg, nil
+	}
+	cfg, err := batch.LoadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// logger writes to stderr as text or JSON. Phone and account numbers are
+// masked by their types' LogValue methods.
+func (g *globalOptions) logger() *slog.Logger {
+	level := slog.LevelInfo
+	if g.quiet {
+		level = slog.LevelWarn
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if g.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(g.stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(g.stderr, opts))
+}
+
+func newRootCommand(g *globalOptions) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "payroll",
+		Short: "Validate, pay and reconcile payroll sheets through Kopo Kopo and KiotaPay",
+		Long: `payroll reads a CSV or XLSX payroll sheet, validates every row with exact
+decimal money, and plans the provider requests that would pay it.
+
+Exit codes: 0 ok · 1 operational error · 2 usage · 3 invalid sheet, nothing sent ·
+4 settled with failed, unknown, conflict or skipped lines · 5 still pending when
+--wait ran out · 11 ledger locked by another process · 130 interrupted.`,
+		Example: `  payroll validate samples/payroll-2026-11.csv
+  payroll plan samples/payroll-2026-11.xlsx
+  payroll validate --config samples/payroll.toml samples/hr-export-2026-11.csv`,
+		SilenceErrors:     true,
+		SilenceUsage:      true,
+		Version:           version,
+		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if g.logFormat != "text" && g.logFormat != "json" {
+				return usageErrorf("--log-format must be text or json")
+			}
+			return nil
+		},
+	}
+	f := root.PersistentFlags()
+	f.StringVar(&g.configPath, "config", "", "config file (default ./payroll.toml if present)")
+	f.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
+	f.BoolVarP(&g.quiet, "quiet", "q", false, "print only warnings, errors and results")
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return withCode(exitUsage, err)
+	})
+	root.AddCommand(
+		newValidateCommand(g),
+		newPlanCommand(g),
+		newVersionCommand(g),
+	)
+	return root
+}
+
+// execute runs the CLI and returns the exit code.
+func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	g := &globalOptions{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := newRootCommand(g)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err != nil && !errors.Is(err, errInvalidSheet) {
+		msg := err.Error()
+		if isCobraUsage(msg) {
+			err = withCode(exitUsage, err)
+		}
+		fmt.Fprintf(stderr, "payroll: %s\n", msg)
+	}
+	return exitCode(err)
+}
+
+// isCobraUsage recognises cobra's own argument errors, which it returns as
+// plain errors.
+func isCobraUsage(msg string) bool {
+	for _, p := range []string{"unknown command", "accepts ", "requires at least", "unknown flag", "unknown shorthand", "flag needs an argument", "invalid argument"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func newVersionCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:     "version",
+		Short:   "Print the version",
+		Example: "  payroll version",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fmt.Fprintf(g.stdout, "payroll %s\n", version)
+			return nil
+		},
+	}
+}
