@@ -1,0 +1,358 @@
+package ledger
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"payroll/batch"
+)
+
+// ImportSpec names the batch and the sheet being imported.
+type ImportSpec struct {
+	BatchID           string // --batch, or the sheet's file name without extension
+	File              string // the sheet's file name, for the report
+	SheetHash         string // sha256 hex of the sheet's bytes
+	ConfigFingerprint string // of the config that validated the sheet
+}
+
+// ImportReport says what an import did.
+type ImportReport struct {
+	BatchID   string
+	Created   bool // the batch is new
+	Added     int  // new valid lines, now pending
+	Unchanged int  // lines already in the ledger as the sheet has them
+	Updated   int  // lines changed in the sheet before anything was sent, updated
+	Revived   int  // invalid or cancelled lines back (fixed) in the sheet, now pending
+	Conflicts int  // lines changed in the sheet after they were sent: not applied, never sent
+	Cancelled int  // lines that left the sheet before they were sent
+	Invalid   int  // invalid rows in the sheet (stored as invalid lines)
+	Departed  int  // lines that left the sheet after they were sent (kept as they are)
+	// ConflictLines lists the conflicts.
+	ConflictLines []Conflict
+}
+
+// Conflict is a sheet line that changed after it was sent.
+type Conflict struct {
+	Ref        string
+	Row        int
+	State      batch.State       // the line's state in the ledger
+	Old        batch.Line        // what the ledger has (and may have paid)
+	New        *batch.Line       // what the sheet now says, if valid
+	NewInvalid *batch.InvalidRow // what the sheet now says, if invalid
+}
+
+type importItem struct {
+	ref  string
+	row  int
+	line *batch.Line
+	inv  *batch.InvalidRow
+	fp   string
+}
+
+type refSeq struct {
+	ref string
+	seq uint64
+}
+
+// checkKey rejects keys that would break the ledger's composite keys.
+func checkKey(what, s string) error {
+	if s == "" || len(s) > 512 || strings.IndexByte(s, 0) >= 0 || !utf8.ValidString(s) {
+		return fmt.Errorf("ledger: %s %q: must be 1-512 bytes of UTF-8 without NUL: %w", what, s, ErrInput)
+	}
+	return nil
+}
+
+// invalidKey is the key of an invalid row: its reference when it has a
+// free one, else "row-N".
+func invalidKey(inv *batch.InvalidRow, taken map[string]struct{}) string {
+	if inv.Reference != "" && checkKey("", inv.Reference) == nil {
+		if _, dup := taken[inv.Reference]; !dup {
+			return inv.Reference
+		}
+	}
+	return fmt.Sprintf("row-%d", inv.Row)
+}
+
+// Import records a sheet's lines in one transaction, creating the batch
+// or reconciling a re-import (DESIGN.md §3):
+//
+//   - a line already there with the same fingerprint is left untouched;
+//   - a new reference is added as pending (an invalid row as invalid);
+//   - a changed line (same reference, new fingerprint) for which nothing
+//     was ever sent (pending, invalid or cancelled, no attempts) is
+//     updated; otherwise it becomes a conflict: the original is kept, the
+//     sheet's version stored beside it, and it is never sent;
+//   - a line that left the sheet and was never sent is cancelled;
+//   - an invalid or cancelled row that is valid again becomes pending.
+//
+// References of valid lines must be unique. Invalid rows are keyed by
+// their reference, or "row-N" when it is empty or taken.
+func (db *DB) Import(ctx context.Context, spec ImportSpec, lines []batch.Line, invalid []batch.InvalidRow) (ImportReport, error) {
+	rep := ImportReport{BatchID: spec.BatchID}
+	if err := checkKey("batch id", spec.BatchID); err != nil {
+		return rep, err
+	}
+	items := make([]importItem, 0, len(lines)+len(invalid))
+	taken := make(map[string]struct{}, len(lines)+len(invalid))
+	sheetTotals := map[batch.Currency]batch.Money{}
+	for i := range lines {
+		l := &lines[i]
+		if err := checkKey("line reference", l.Reference); err != nil {
+			return rep, err
+		}
+		if _, dup := taken[l.Reference]; dup {
+			return rep, fmt.Errorf("ledger: reference %q appears twice: %w", l.Reference, ErrInput)
+		}
+		taken[l.Reference] = struct{}{}
+		items = append(items, importItem{ref: l.Reference, row: l.Row, line: l, fp: l.Fingerprint()})
+		sheetTotals[l.Currency] = sheetTotals[l.Currency].Add(l.Amount)
+	}
+	for i := range invalid {
+		inv := &invalid[i]
+		k := invalidKey(inv, taken)
+		if _, dup := taken[k]; dup {
+			return rep, fmt.Errorf("ledger: invalid row %d: key %q appears twice: %w", inv.Row, k, ErrInput)
+		}
+		taken[k] = struct{}{}
+		items = append(items, importItem{ref: k, row: inv.Row, inv: inv})
+	}
+	taken = nil
+	// Sheet order; stable so that equal rows keep the caller's order.
+	if !slices.IsSortedFunc(items, func(a, b importItem) int { return cmp.Compare(a.row, b.row) }) {
+		slices.SortStableFunc(items, func(a, b importItem) int { return cmp.Compare(a.row, b.row) })
+	}
+
+	err := db.update(ctx, "import", func(t *txn) error {
+		rep = ImportReport{BatchID: spec.BatchID}
+		b, err := t.batch(spec.BatchID)
+		if err != nil {
+			if b, err = t.createBatch(spec.BatchID); err != nil {
+				return err
+			}
+			rep.Created = true
+			b.refs.FillPercent = 1.0 // refs are inserted sorted into an empty bucket
+		}
+		var last uint64
+		if k, _ := b.lines.Cursor().Last(); k != nil {
+			last = binary.BigEndian.Uint64(k)
+		}
+		var present []bool
+		if !rep.Created {
+			present = make([]bool, last+1)
+		}
+		added := make([]refSeq, 0, len(items))
+		for i := range items {
+			if i&0xffff == 0 {
+				if err := t.ctx.Err(); err != nil {
+					return err
+				}
+			}
+			it := &items[i]
+			var sk []byte
+			if !rep.Created {
+				sk = b.refs.Get([]byte(it.ref))
+			}
+			if sk == nil {
+				last++
+				if err := t.add(b, last, it, &rep); err != nil {
+					return err
+				}
+				added = append(added, refSeq{it.ref, last})
+				continue
+			}
+			seq := binary.BigEndian.Uint64(sk)
+			if seq < uint64(len(present)) {
+				present[seq] = true
+			}
+			if err := t.reimport(b, seq, it, &rep); err != nil {
+				return err
+			}
+		}
+		slices.SortFunc(added, func(a, b refSeq) int { return strings.Compare(a.ref, b.ref) })
+		for _, a := range added {
+			if err := b.refs.Put([]byte(a.ref), seqKey(a.seq)); err != nil {
+				return err
+			}
+		}
+		if !rep.Created {
+			if err := t.departed(b, present, &rep); err != nil {
+				return err
+			}
+		}
+		m := b.meta
+		m.File, m.SheetHash, m.ConfigFingerprint = spec.File, spec.SheetHash, spec.ConfigFingerprint
+		m.Imports++
+		m.SheetTotals = sheetTotals
+		t.touch(b.id)
+		return t.event(b, Event{Cause: "import", Note: fmt.Sprintf(
+			"file=%s sha256=%s added=%d unchanged=%d updated=%d revived=%d conflicts=%d cancelled=%d invalid=%d departed=%d",
+			spec.File, spec.SheetHash, rep.Added, rep.Unchanged, rep.Updated, rep.Revived, rep.Conflicts, rep.Cancelled, rep.Invalid, rep.Departed)})
+	})
+	if err != nil {
+		return ImportReport{BatchID: spec.BatchID}, fmt.Errorf("ledger: import %q: %w", spec.BatchID, err)
+	}
+	return rep, nil
+}
+
+// add stores a new line (pending, or invalid for an invalid row).
+func (t *txn) add(b *bkt, seq uint64, it *importItem, rep *ImportReport) error {
+	r := &LineRecord{Seq: seq, Ref: it.ref, Created: t.now, Updated: t.now}
+	if it.line != nil {
+		r.Line, r.Fingerprint, r.State = *it.line, it.fp, batch.StatePending
+		b.meta.Totals[r.Line.Currency] = b.meta.Totals[r.Line.Currency].Add(r.Line.Amount)
+		rep.Added++
+	} else {
+		r.Invalid, r.State = it.inv, batch.StateInvalid
+		rep.Invalid++
+	}
+	b.meta.Lines++
+	b.meta.Counts[r.State]++
+	return b.lines.Put(seqKey(seq), encodeRecord(r))
+}
+
+// neverSent reports whether nothing was ever sent for the line.
+func neverSent(r *LineRecord) bool {
+	switch r.State {
+	case batch.StatePending, batch.StateInvalid, batch.StateCancelled:
+		return len(r.Attempts) == 0
+	}
+	return false
+}
+
+// setLine replaces a never-sent line's data, keeping Totals right.
+func (t *txn) setLine(b *bkt, r *LineRecord, it *importItem) {
+	if r.Fingerprint != "" {
+		b.meta.Totals[r.Line.Currency] = b.meta.Totals[r.Line.Currency].Sub(r.Line.Amount)
+	}
+	if it.line != nil {
+		r.Line, r.Fingerprint, r.Invalid = *it.line, it.fp, nil
+		b.meta.Totals[r.Line.Currency] = b.meta.Totals[r.Line.Currency].Add(r.Line.Amount)
+	} else {
+		r.Line, r.Fingerprint, r.Invalid = batch.Line{}, "", it.inv
+	}
+	r.Changed, r.ChangedInvalid = nil, nil
+}
+
+// reimport reconciles one sheet line with the line already stored.
+func (t *txn) reimport(b *bkt, seq uint64, it *importItem, rep *ImportReport) error {
+	v := b.lines.Get(seqKey(seq))
+	if v == nil {
+		return fmt.Errorf("ledger: batch %q: reference %q points at missing line %d: %w", b.id, it.ref, seq, ErrInvariant)
+	}
+	h, err := peekRecord(v)
+	if err != nil {
+		return err
+	}
+	// Fast path: same valid line, nothing to revive.
+	if it.line != nil && bytes.Equal(h.fp, []byte(it.fp)) && h.state != batch.StateCancelled {
+		rep.Unchanged++
+		if h.row != it.row { // rows moved in the sheet: keep the report's row numbers right
+			r, err := decodeRecord(b.id, seq, v)
+			if err != nil {
+				return err
+			}
+			r.Line.Row = it.row
+			return t.save(b, r)
+		}
+		return nil
+	}
+	r, err := decodeRecord(b.id, seq, v)
+	if err != nil {
+		return err
+	}
+	imp := Event{Cause: "import"}
+	if it.line != nil && r.Fingerprint == it.fp { // cancelled, back unchanged
+		r.Line.Row = it.row
+		rep.Revived++
+		return t.move(b, r, batch.StatePending, trImport, imp)
+	}
+	if it.inv != nil && r.State == batch.StateInvalid { // still invalid
+		rep.Invalid++
+		if r.Invalid != nil && string(mustJSON(r.Invalid)) == string(mustJSON(it.inv)) {
+			return nil
+		}
+		r.Invalid = it.inv
+		return t.save(b, r)
+	}
+	if neverSent(r) {
+		from := r.State
+		t.setLine(b, r, it)
+		switch {
+		case it.inv != nil:
+			rep.Invalid++
+			return t.move(b, r, batch.StateInvalid, trImport, imp)
+		case from == batch.StatePending:
+			rep.Updated++
+			if err := t.event(b, Event{Ref: r.Ref, Cause: "import", Note: "line changed in the sheet before it was sent: updated"}); err != nil {
+				return err
+			}
+			return t.save(b, r)
+		default:
+			rep.Revived++
+			return t.move(b, r, batch.StatePending, trImport, imp)
+		}
+	}
+	// Something was sent for this line: never apply the change.
+	rep.Conflicts++
+	c := Conflict{Ref: r.Ref, Row: it.row, State: r.State, Old: r.Line, New: it.line, NewInvalid: it.inv}
+	rep.ConflictLines = append(rep.ConflictLines, c)
+	same := (it.line != nil && r.Changed != nil && r.Changed.Fingerprint() == it.fp) ||
+		(it.inv != nil && r.ChangedInvalid != nil)
+	r.Changed, r.ChangedInvalid = it.line, it.inv
+	note := "line changed in the sheet after it was sent: not applied, never sent again"
+	switch r.State {
+	case batch.StatePending, batch.StateInvalid, batch.StateCancelled:
+		imp.Note = note
+		return t.move(b, r, batch.StateConflict, trImport, imp)
+	}
+	if same {
+		return nil // already recorded by an earlier import
+	}
+	if r.State == batch.StateConflict {
+		if err := t.event(b, Event{Ref: r.Ref, Cause: "import", Note: "conflicting line changed again in the sheet", Flagged: true}); err != nil {
+			return err
+		}
+		return t.save(b, r)
+	}
+	return t.flag(b, r, FlagSheetChanged, Event{Cause: "import", Note: note})
+}
+
+// departed handles lines that are no longer in the sheet.
+func (t *txn) departed(b *bkt, present []bool, rep *ImportReport) error {
+	c := b.lines.Cursor()
+	var cancel []uint64
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		seq := binary.BigEndian.Uint64(k)
+		if seq < uint64(len(present)) && present[seq] {
+			continue
+		}
+		h, err := peekRecord(v)
+		if err != nil {
+			return err
+		}
+		switch h.state {
+		case batch.StatePending, batch.StateInvalid:
+			cancel = append(cancel, seq)
+		case batch.StateCancelled:
+		default:
+			rep.Departed++
+		}
+	}
+	for _, seq := range cancel { // not while iterating: move writes to the bucket
+		r, err := t.getSeq(b, seq)
+		if err != nil {
+			return err
+		}
+		rep.Cancelled++
+		if err := t.move(b, r, batch.StateCancelled, trImport, Event{Cause: "import", Note: "line left the sheet before it was sent"}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

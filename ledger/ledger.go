@@ -1,0 +1,266 @@
+package ledger
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Schema is the ledger format this package reads and writes. It is stored
+// in the meta bucket at first open and checked at every open.
+const Schema = "payroll-ledger/1"
+
+// DefaultTimeout is how long Open waits for the file lock when
+// Options.Timeout is zero.
+const DefaultTimeout = time.Second
+
+// Errors returned by the ledger; match them with errors.Is.
+var (
+	// ErrBusy means another process (or another Open in this process)
+	// holds the ledger file. The CLI maps it to exit code 11.
+	ErrBusy = errors.New("ledger busy")
+	// ErrSchema means the file was written by an incompatible version.
+	ErrSchema = errors.New("ledger schema mismatch")
+	// ErrNotFound means the batch or line does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrTransition means a state change that the state machine forbids.
+	ErrTransition = errors.New("transition not allowed")
+	// ErrInput means the caller passed something inconsistent (duplicate
+	// references, an outcome without a provider reference, ...). Nothing
+	// was written.
+	ErrInput = errors.New("invalid ledger input")
+	// ErrInvariant is wrapped by every problem Check reports.
+	ErrInvariant = errors.New("ledger invariant broken")
+	// ErrReadOnly is returned by writes on a ledger opened read-only.
+	ErrReadOnly = errors.New("ledger opened read-only")
+)
+
+// Options configure Open. The zero value is ready to use.
+type Options struct {
+	// Timeout is how long to wait for the file lock; 0 means
+	// DefaultTimeout. It is never infinite.
+	Timeout time.Duration
+	// Now returns the current time; nil means time.Now. Tests set it.
+	Now func() time.Time
+	// ReadOnly opens the file for queries only: no bucket creation and no
+	// crash recovery. bbolt still takes a shared lock, so a read-only open
+	// while a writer holds the file also fails with ErrBusy.
+	ReadOnly bool
+}
+
+// DB is an open ledger. Its methods are safe for concurrent use; writes
+// are serialised by bbolt.
+type DB struct {
+	bolt      *bolt.DB
+	path      string
+	now       func() time.Time
+	readOnly  bool
+	commits   atomic.Int64
+	recovered int
+}
+
+// Stats are counters for tests, benchmarks and logs.
+type Stats struct {
+	// Commits is the number of write transactions committed (each one is
+	// an fsync) since Open.
+	Commits int64
+	// Recovered is the number of lines that Open moved from sending to
+	// unknown because a previous process died with them in flight.
+	Recovered int
+	// FileSize is the size of the ledger file in bytes.
+	FileSize int64
+}
+
+// Bucket names (see doc.go).
+var (
+	bktMeta     = []byte("meta")
+	bktBatches  = []byte("batches")
+	bktBatch    = []byte("batch")
+	bktProvRefs = []byte("provrefs")
+	bktPayees   = []byte("payees")
+	bktInflight = []byte("inflight")
+
+	bktLines  = []byte("lines")
+	bktRefs   = []byte("refs")
+	bktEvents = []byte("events")
+
+	keySchema  = []byte("schema")
+	keyCreated = []byte("created")
+)
+
+var topBuckets = [][]byte{bktMeta, bktBatches, bktBatch, bktProvRefs, bktPayees, bktInflight}
+
+// crashHook, when set (only by tests), is called at named points around
+// each commit: "before-<op>-commit" inside the transaction after all its
+// writes, "after-<op>-commit" once it is durable. The crash test kills
+// the process there.
+var crashHook func(point string)
+
+func hook(point string) {
+	if crashHook != nil {
+		crashHook(point)
+	}
+}
+
+// Open opens (creating if needed) the ledger at path with mode 0600. It
+// waits at most opts.Timeout for the file lock and then fails with an
+// error wrapping ErrBusy. On a writable open it creates the buckets and
+// schema on first use (one synced transaction), checks the schema, and
+// turns lines left in sending by a dead process into unknown with a
+// "crash-recovery" event. Nothing is ever resent automatically.
+func Open(path string, opts Options) (*DB, error) {
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	bo := &bolt.Options{Timeout: timeout, ReadOnly: opts.ReadOnly}
+	b, err := bolt.Open(path, 0o600, bo)
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, &busyError{path: path, err: err}
+		}
+		return nil, fmt.Errorf("ledger: open %s: %w", path, err)
+	}
+	db := &DB{bolt: b, path: path, now: now, readOnly: opts.ReadOnly}
+	if err := db.init(); err != nil {
+		b.Close()
+		return nil, err
+	}
+	if !opts.ReadOnly {
+		n, err := db.recover()
+		if err != nil {
+			b.Close()
+			return nil, err
+		}
+		db.recovered = n
+	}
+	return db, nil
+}
+
+type busyError struct {
+	path string
+	err  error
+}
+
+func (e *busyError) Error() string {
+	return fmt.Sprintf("ledger busy: another payroll process holds %s", e.path)
+}
+
+func (e *busyError) Unwrap() []error { return []error{ErrBusy, e.err} }
+
+// init checks the schema, creating the buckets on first open.
+func (db *DB) init() error {
+	var found string
+	var complete bool
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		if m := tx.Bucket(bktMeta); m != nil {
+			found = string(m.Get(keySchema))
+		}
+		complete = true
+		for _, name := range topBuckets {
+			if tx.Bucket(name) == nil {
+				complete = false
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("ledger: open %s: %w", db.path, err)
+	}
+	switch {
+	case found != "" && found != Schema:
+		return fmt.Errorf("ledger: %s has schema %q, this program reads %q: %w", db.path, found, Schema, ErrSchema)
+	case found == Schema && complete:
+		return nil
+	case db.readOnly:
+		return fmt.Errorf("ledger: %s is not an initialised ledger (opened read-only): %w", db.path, ErrSchema)
+	}
+	return db.update(context.Background(), "init", func(t *txn) error {
+		for _, name := range topBuckets {
+			if _, err := t.tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		m := t.tx.Bucket(bktMeta)
+		if m.Get(keySchema) == nil {
+			if err := m.Put(keySchema, []byte(Schema)); err != nil {
+				return err
+			}
+			ts, _ := t.now.MarshalText()
+			return m.Put(keyCreated, ts)
+		}
+		return nil
+	})
+}
+
+// Close releases the file lock.
+func (db *DB) Close() error { return db.bolt.Close() }
+
+// Path returns the ledger file's path.
+func (db *DB) Path() string { return db.path }
+
+// Stats returns the ledger's counters.
+func (db *DB) Stats() Stats {
+	s := Stats{Commits: db.commits.Load(), Recovered: db.recovered}
+	if fi, err := os.Stat(db.path); err == nil {
+		s.FileSize = fi.Size()
+	}
+	return s
+}
+
+// update runs fn in one write transaction (one commit, one fsync) and
+// saves the batch metadata fn touched. fn must not do I/O other than the
+// ledger's own: no API here takes a caller's callback.
+func (db *DB) update(ctx context.Context, op string, fn func(t *txn) error) error {
+	if db.readOnly {
+		return ErrReadOnly
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		t := &txn{tx: tx, now: db.now().UTC(), ctx: ctx, metas: map[string]*Batch{}}
+		if err := fn(t); err != nil {
+			return err
+		}
+		if err := t.flush(); err != nil {
+			return err
+		}
+		hook("before-" + op + "-commit")
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	db.commits.Add(1)
+	hook("after-" + op + "-commit")
+	return nil
+}
+
+// view runs fn in a read transaction.
+func (db *DB) view(fn func(t *txn) error) error {
+	return db.bolt.View(func(tx *bolt.Tx) error {
+		return fn(&txn{tx: tx, now: db.now().UTC(), ctx: context.Background(), metas: map[string]*Batch{}})
+	})
+}
+
+// mustJSON marshals v; the ledger's own types always marshal.
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("ledger: marshal %T: %v", v, err))
+	}
+	return b
+}
+
+func joinErrors(errs []error) error { return errors.Join(errs...) }

@@ -1,0 +1,386 @@
+package ledger
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"iter"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"payroll/batch"
+)
+
+// pageSize is how many records an iterator reads per read transaction.
+// Iterators never hold a transaction while the caller runs, so a caller
+// may write to the ledger from inside the loop.
+const pageSize = 1024
+
+// Batch returns a batch's metadata, or an error wrapping ErrNotFound.
+func (db *DB) Batch(ctx context.Context, id string) (Batch, error) {
+	var m Batch
+	err := db.view(func(t *txn) error {
+		p, err := t.meta(id)
+		if err == nil {
+			m = *p
+		}
+		return err
+	})
+	return m, err
+}
+
+// Batches returns every batch's metadata, ordered by batch ID.
+func (db *DB) Batches(ctx context.Context) ([]Batch, error) {
+	var out []Batch
+	err := db.view(func(t *txn) error {
+		return t.tx.Bucket(bktBatches).ForEach(func(k, _ []byte) error {
+			m, err := t.meta(string(k))
+			if err == nil {
+				out = append(out, *m)
+			}
+			return err
+		})
+	})
+	return out, err
+}
+
+// Line returns one line by reference.
+func (db *DB) Line(ctx context.Context, batchID, ref string) (LineRecord, error) {
+	var r LineRecord
+	err := db.view(func(t *txn) error {
+		b, err := t.batch(batchID)
+		if err != nil {
+			return err
+		}
+		p, err := t.get(b, ref)
+		if err == nil {
+			r = *p
+		}
+		return err
+	})
+	return r, err
+}
+
+// Lines yields the batch's lines in ledger order: sheet order of the first
+// import, with lines added by later imports after them (LineRecord.Row
+// gives the row in the latest sheet). It reads in pages, holding no
+// transaction while the loop body runs. An error ends the sequence.
+func (db *DB) Lines(ctx context.Context, batchID string) iter.Seq2[LineRecord, error] {
+	return func(yield func(LineRecord, error) bool) {
+		var after []byte
+		for {
+			var page []LineRecord
+			err := db.view(func(t *txn) error {
+				b, err := t.batch(batchID)
+				if err != nil {
+					return err
+				}
+				var k, v []byte
+				c := b.lines.Cursor()
+				if after == nil {
+					k, v = c.First()
+				} else if k, v = c.Seek(after); k != nil && bytes.Equal(k, after) {
+					k, v = c.Next()
+				}
+				for ; k != nil && len(page) < pageSize; k, v = c.Next() {
+					r, err := decodeRecord(b.id, binary.BigEndian.Uint64(k), v)
+					if err != nil {
+						return err
+					}
+					page = append(page, *r)
+					after = bytes.Clone(k)
+				}
+				return nil
+			})
+			if err == nil {
+				err = ctx.Err()
+			}
+			if err != nil {
+				yield(LineRecord{}, err)
+				return
+			}
+			for _, r := range page {
+				if !yield(r, nil) {
+					return
+				}
+			}
+			if len(page) < pageSize {
+				return
+			}
+		}
+	}
+}
+
+// Events yields the batch's event log in order, in pages like Lines.
+func (db *DB) Events(ctx context.Context, batchID string) iter.Seq2[Event, error] {
+	return func(yield func(Event, error) bool) {
+		var next uint64 = 1
+		for {
+			var page []Event
+			err := db.view(func(t *txn) error {
+				b, err := t.batch(batchID)
+				if err != nil {
+					return err
+				}
+				c := b.events.Cursor()
+				for k, v := c.Seek(seqKey(next)); k != nil && len(page) < pageSize; k, v = c.Next() {
+					var e Event
+					if err := json.Unmarshal(v, &e); err != nil {
+						return err
+					}
+					e.Seq = binary.BigEndian.Uint64(k)
+					next = e.Seq + 1
+					page = append(page, e)
+				}
+				return nil
+			})
+			if err == nil {
+				err = ctx.Err()
+			}
+			if err != nil {
+				yield(Event{}, err)
+				return
+			}
+			for _, e := range page {
+				if !yield(e, nil) {
+					return
+				}
+			}
+			if len(page) < pageSize {
+				return
+			}
+		}
+	}
+}
+
+// SummaryRow is the count and total of a batch's lines in one state, for
+// one provider and currency. Invalid rows have no amount; their provider
+// and currency are as the sheet wrote them.
+type SummaryRow struct {
+	State    batch.State
+	Provider batch.ProviderName
+	Currency batch.Currency
+	Count    int
+	Total    batch.Money
+}
+
+// Summary counts and totals a batch's lines per state × provider ×
+// currency, ordered by state (batch.States order), provider, currency.
+func (db *DB) Summary(ctx context.Context, batchID string) ([]SummaryRow, error) {
+	type key struct {
+		s batch.State
+		p batch.ProviderName
+		c batch.Currency
+	}
+	acc := map[key]*SummaryRow{}
+	for r, err := range db.Lines(ctx, batchID) {
+		if err != nil {
+			return nil, err
+		}
+		k := key{r.State, r.Line.Provider, r.Line.Currency}
+		if r.Invalid != nil {
+			k.p, k.c = batch.ProviderName(r.Invalid.Provider), batch.Currency(r.Invalid.Currency)
+		}
+		row := acc[k]
+		if row == nil {
+			row = &SummaryRow{State: k.s, Provider: k.p, Currency: k.c}
+			acc[k] = row
+		}
+		row.Count++
+		if r.Invalid == nil {
+			row.Total = row.Total.Add(r.Line.Amount)
+		}
+	}
+	out := make([]SummaryRow, 0, len(acc))
+	for _, r := range acc {
+		out = append(out, *r)
+	}
+	slices.SortFunc(out, func(a, b SummaryRow) int {
+		return cmp.Or(cmp.Compare(slices.Index(batch.States, a.State), slices.Index(batch.States, b.State)),
+			cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.Currency, b.Currency))
+	})
+	return out, nil
+}
+
+// Duplicate is a pending line of this batch whose destination, amount and
+// currency were accepted, paid, or possibly paid (unknown) in another
+// batch within the window.
+type Duplicate struct {
+	Ref        string // the line in this batch
+	Row        int
+	OtherBatch string
+	OtherRef   string
+	OtherState batch.State
+	When       time.Time // when the other line reached that state
+}
+
+// Duplicates lists the batch's pending lines that look like payments
+// already made by another batch within window before now.
+func (db *DB) Duplicates(ctx context.Context, batchID string, window time.Duration) ([]Duplicate, error) {
+	var out []Duplicate
+	since := db.now().Add(-window)
+	err := db.view(func(t *txn) error {
+		b, err := t.batch(batchID)
+		if err != nil {
+			return err
+		}
+		payees := t.tx.Bucket(bktPayees).Cursor()
+		seqs, err := scanStates(b, batch.StatePending)
+		if err != nil {
+			return err
+		}
+		for i, seq := range seqs {
+			if i&0xfff == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			r, err := t.getSeq(b, seq)
+			if err != nil {
+				return err
+			}
+			prefix := append([]byte(r.Line.PayeeKey()), 0)
+			for k, v := payees.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = payees.Next() {
+				rest := k[len(prefix):]
+				j := bytes.IndexByte(rest, 0)
+				if j < 0 || len(v) != 9 {
+					return fmt.Errorf("ledger: bad payee key: %w", ErrInvariant)
+				}
+				other := string(rest[:j])
+				when := time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC()
+				if other == batchID || when.Before(since) {
+					continue
+				}
+				out = append(out, Duplicate{Ref: r.Ref, Row: r.Row(), OtherBatch: other, OtherRef: string(rest[j+1:]),
+					OtherState: codeStates[v[8]], When: when})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ledger: duplicates of %s: %w", batchID, err)
+	}
+	return out, nil
+}
+
+// Check runs bbolt's consistency check and the ledger's invariants over
+// every batch: counts per state add up to the lines and match the
+// batch's metadata; per currency the lines' amounts add up to the
+// imported totals; no
+// line has more than one attempt that was accepted (or unknown) and not
+// settled failed; the in-flight index names exactly the sending lines; every
+// reference index entry points at its line. It returns all problems
+// joined, each wrapping ErrInvariant, or nil.
+func (db *DB) Check(ctx context.Context) error {
+	var errs []error
+	bad := func(format string, a ...any) {
+		errs = append(errs, fmt.Errorf("ledger: "+format+": %w", append(a, ErrInvariant)...))
+	}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			bad("bbolt: %v", err)
+		}
+		t := &txn{tx: tx, ctx: ctx, metas: map[string]*Batch{}}
+		inflight := map[string]bool{}
+		if err := tx.Bucket(bktInflight).ForEach(func(k, _ []byte) error {
+			inflight[string(k)] = true
+			return nil
+		}); err != nil {
+			return err
+		}
+		return tx.Bucket(bktBatches).ForEach(func(k, _ []byte) error {
+			b, err := t.batch(string(k))
+			if err != nil {
+				bad("batch %q: %v", k, err)
+				return nil
+			}
+			checkBatch(t, b, inflight, bad)
+			return ctx.Err()
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("ledger: check: %w", err)
+	}
+	return joinErrors(errs)
+}
+
+func checkBatch(t *txn, b *bkt, inflight map[string]bool, bad func(string, ...any)) {
+	counts := map[batch.State]int{}
+	totals := map[batch.Currency]batch.Money{}
+	n := 0
+	c := b.lines.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		seq := binary.BigEndian.Uint64(k)
+		r, err := decodeRecord(b.id, seq, v)
+		if err != nil {
+			bad("batch %q line #%d: %v", b.id, seq, err)
+			continue
+		}
+		n++
+		counts[r.State]++
+		if r.Fingerprint != "" {
+			totals[r.Line.Currency] = totals[r.Line.Currency].Add(r.Line.Amount)
+			if r.Fingerprint != r.Line.Fingerprint() {
+				bad("batch %q line %q: stored fingerprint does not match its data", b.id, r.Ref)
+			}
+		}
+		if sk := b.refs.Get([]byte(r.Ref)); sk == nil || binary.BigEndian.Uint64(sk) != seq {
+			bad("batch %q line %q: reference index does not point at it", b.id, r.Ref)
+		}
+		if (r.State == batch.StateSending) != inflight[string(inflightKey(b.id, seq))] {
+			bad("batch %q line %q: state %s disagrees with the in-flight index", b.id, r.Ref, r.State)
+		}
+		checkAttempts(b.id, r, bad)
+	}
+	if n != b.meta.Lines {
+		bad("batch %q: %d line records, metadata says %d", b.id, n, b.meta.Lines)
+	}
+	sum := 0
+	for _, s := range batch.States {
+		sum += counts[s]
+		if counts[s] != b.meta.Counts[s] {
+			bad("batch %q: %d lines %s, metadata says %d", b.id, counts[s], s, b.meta.Counts[s])
+		}
+	}
+	if sum != n {
+		bad("batch %q: states count %d lines of %d", b.id, sum, n)
+	}
+	for cur, want := range b.meta.Totals {
+		if !totals[cur].Equal(want) {
+			bad("batch %q: %s lines sum to %s, import recorded %s", b.id, cur, totals[cur], want)
+		}
+	}
+	for cur, got := range totals {
+		if _, ok := b.meta.Totals[cur]; !ok && !got.IsZero() {
+			bad("batch %q: %s lines sum to %s, import recorded none", b.id, cur, got)
+		}
+	}
+	if n := b.refs.Stats().KeyN; n != b.meta.Lines {
+		bad("batch %q: %d references for %d lines", b.id, n, b.meta.Lines)
+	}
+}
+
+// checkAttempts: at most one attempt that may have paid (accepted or
+// unknown, not settled failed): invariant 1, one accepted payout per line.
+func checkAttempts(batchID string, r *LineRecord, bad func(string, ...any)) {
+	accepted := 0
+	for i, a := range r.Attempts {
+		if a.mayHavePaid() {
+			accepted++
+		}
+		if i < len(r.Attempts)-1 && a.Outcome == "" {
+			bad("batch %q line %q: attempt %s has no outcome but is not the last", batchID, r.Ref, a.ID)
+		}
+	}
+	if accepted > 1 {
+		bad("batch %q line %q: %d attempts accepted (or unknown) and not failed", batchID, r.Ref, accepted)
+	}
+	if a := r.Current(); a != nil && a.Outcome == "" && r.State != batch.StateSending {
+		bad("batch %q line %q: current attempt has no outcome but line is %s", batchID, r.Ref, r.State)
+	}
+}

@@ -1,0 +1,359 @@
+package ledger
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"payroll/batch"
+)
+
+// Batch is a batch's metadata as stored in the batches bucket.
+type Batch struct {
+	ID                string    `json:"id"`
+	File              string    `json:"file"`
+	SheetHash         string    `json:"sheet_hash"`         // sha256 hex of the sheet's bytes at the last import
+	ConfigFingerprint string    `json:"config_fingerprint"` // of the config at the last import
+	Created           time.Time `json:"created"`
+	Updated           time.Time `json:"updated"`
+	Imports           int       `json:"imports"` // how many times the sheet was imported
+	// Lines counts every line record (valid and invalid rows, and rows
+	// that left the sheet).
+	Lines int `json:"lines"`
+	// Counts is the number of lines per state; it always sums to Lines.
+	Counts map[batch.State]int `json:"counts"`
+	// Totals is, per currency, the sum of the amounts of all valid line
+	// records, whatever their state. Only an import changes it; Check
+	// verifies that the lines still add up to it (conservation).
+	Totals map[batch.Currency]batch.Money `json:"totals"`
+	// SheetTotals is, per currency, the sum of the valid lines of the last
+	// imported sheet.
+	SheetTotals map[batch.Currency]batch.Money `json:"sheet_totals"`
+}
+
+// Attempt is one try at sending a line: the intent committed by Claim
+// and, once known, its outcome.
+type Attempt struct {
+	ID          string    `json:"id"` // uuid v7; shared by the lines of one Claim
+	Started     time.Time `json:"started"`
+	Ended       time.Time `json:"ended,omitzero"`
+	Outcome     string    `json:"outcome,omitempty"` // "", accepted, rejected, failed, unknown
+	ProviderRef string    `json:"provider_ref,omitempty"`
+	Error       string    `json:"error,omitempty"`
+	// Result is the settled result of an accepted or unknown attempt:
+	// paid or failed (by callback, poll or operator).
+	Result batch.State `json:"result,omitempty"`
+}
+
+// mayHavePaid reports whether the attempt may have moved money: it reached
+// the provider (accepted or unknown) and was not settled as failed.
+func (a *Attempt) mayHavePaid() bool {
+	return (a.Outcome == string(Accepted) || a.Outcome == string(Unknown)) && a.Result != batch.StateFailed
+}
+
+// LineRecord is one line of a batch as the ledger knows it.
+type LineRecord struct {
+	BatchID     string      `json:"-"`
+	Seq         uint64      `json:"-"` // position in sheet order (1-based)
+	State       batch.State `json:"-"`
+	Fingerprint string      `json:"-"` // batch.Line.Fingerprint() of Line; "" for invalid rows
+
+	Ref     string            `json:"ref"`
+	Line    batch.Line        `json:"line,omitzero"`     // zero for an invalid row
+	Invalid *batch.InvalidRow `json:"invalid,omitempty"` // set while the row is invalid
+	// Attempts in order; the last one is current.
+	Attempts      []Attempt `json:"attempts,omitempty"`
+	ProviderRef   string    `json:"provider_ref,omitempty"` // of the current attempt
+	Receipt       string    `json:"receipt,omitempty"`
+	FailureReason string    `json:"failure_reason,omitempty"`
+	// Flags record conflicting facts that were not applied, e.g.
+	// "conflicting-result" or "sheet-changed". A flagged line needs a
+	// person; Retry never resends it.
+	Flags []string `json:"flags,omitempty"`
+	// Changed is the sheet's newer version of a line that could not be
+	// applied because the line had been sent (a conflict).
+	Changed *batch.Line `json:"changed,omitempty"`
+	// ChangedInvalid is set when the sheet's newer version is invalid.
+	ChangedInvalid *batch.InvalidRow `json:"changed_invalid,omitempty"`
+	Created        time.Time         `json:"created"`
+	Updated        time.Time         `json:"updated"`
+}
+
+// Flagged reports whether the line carries the flag.
+func (r *LineRecord) Flagged(flag string) bool {
+	for _, f := range r.Flags {
+		if f == flag {
+			return true
+		}
+	}
+	return false
+}
+
+// Current returns the current attempt, or nil if the line was never sent.
+func (r *LineRecord) Current() *Attempt {
+	if len(r.Attempts) == 0 {
+		return nil
+	}
+	return &r.Attempts[len(r.Attempts)-1]
+}
+
+func (r *LineRecord) attempt(id string) *Attempt {
+	for i := range r.Attempts {
+		if r.Attempts[i].ID == id {
+			return &r.Attempts[i]
+		}
+	}
+	return nil
+}
+
+func (r *LineRecord) addFlag(f string) {
+	if !r.Flagged(f) {
+		r.Flags = append(r.Flags, f)
+	}
+}
+
+// Line flags.
+const (
+	FlagConflictingResult = "conflicting-result" // a result contradicts the line's state
+	FlagMismatch          = "result-mismatch"    // a result's amount or destination differs from the ledger
+	FlagSheetChanged      = "sheet-changed"      // the sheet changed a line already sent
+	FlagStaleOutcome      = "stale-outcome"      // an outcome arrived for an attempt that is not in flight
+)
+
+// Event is one entry of a batch's append-only log.
+type Event struct {
+	Seq     uint64      `json:"-"`
+	Time    time.Time   `json:"t"`
+	Ref     string      `json:"ref,omitempty"`
+	From    batch.State `json:"from,omitempty"`
+	To      batch.State `json:"to,omitempty"`
+	Cause   string      `json:"cause"`
+	Attempt string      `json:"attempt,omitempty"`
+	Note    string      `json:"note,omitempty"`
+	// Flagged marks a fact that was recorded but not applied (conflicting
+	// or mismatched result, stale outcome, sheet conflict).
+	Flagged bool `json:"flagged,omitempty"`
+}
+
+// Stored line value: a small binary header so that imports and scans can
+// compare state and fingerprint without decoding JSON, then the JSON of
+// LineRecord.
+//
+//	[0]     format version (1)
+//	[1]     state code
+//	[2:6]   sheet row number, big endian
+//	[6:8]   fingerprint length, big endian
+//	[8:n]   fingerprint
+//	[n:]    JSON
+const recVersion = 1
+
+const hdrLen = 8
+
+var stateCodes = map[batch.State]byte{}
+var codeStates [16]batch.State
+
+func init() {
+	for i, s := range batch.States {
+		stateCodes[s] = byte(i + 1)
+		codeStates[i+1] = s
+	}
+}
+
+func encodeRecord(r *LineRecord) []byte {
+	js := mustJSON(r)
+	out := make([]byte, hdrLen, hdrLen+len(r.Fingerprint)+len(js))
+	out[0] = recVersion
+	out[1] = stateCodes[r.State]
+	binary.BigEndian.PutUint32(out[2:6], uint32(r.Row()))
+	binary.BigEndian.PutUint16(out[6:8], uint16(len(r.Fingerprint)))
+	out = append(out, r.Fingerprint...)
+	return append(out, js...)
+}
+
+// header is the undecoded start of a stored line.
+type header struct {
+	state batch.State
+	row   int
+	fp    []byte // aliases the stored value
+}
+
+// peekRecord reads the header of a stored value without decoding JSON.
+func peekRecord(v []byte) (header, error) {
+	if len(v) < hdrLen || v[0] != recVersion || int(v[1]) >= len(codeStates) || codeStates[v[1]] == "" {
+		return header{}, fmt.Errorf("ledger: corrupt line record header: %w", ErrInvariant)
+	}
+	n := int(binary.BigEndian.Uint16(v[6:8]))
+	if len(v) < hdrLen+n {
+		return header{}, fmt.Errorf("ledger: short line record: %w", ErrInvariant)
+	}
+	return header{state: codeStates[v[1]], row: int(binary.BigEndian.Uint32(v[2:6])), fp: v[hdrLen : hdrLen+n]}, nil
+}
+
+// Row is the line's row number in the sheet (as Excel shows it).
+func (r *LineRecord) Row() int {
+	if r.Invalid != nil {
+		return r.Invalid.Row
+	}
+	return r.Line.Row
+}
+
+func decodeRecord(batchID string, seq uint64, v []byte) (*LineRecord, error) {
+	h, err := peekRecord(v)
+	if err != nil {
+		return nil, err
+	}
+	r := &LineRecord{}
+	if err := json.Unmarshal(v[hdrLen+len(h.fp):], r); err != nil {
+		return nil, fmt.Errorf("ledger: decode line %s/%d: %w", batchID, seq, err)
+	}
+	r.BatchID, r.Seq, r.State, r.Fingerprint = batchID, seq, h.state, string(h.fp)
+	return r, nil
+}
+
+func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
+
+// txn is one ledger transaction: the bbolt tx plus the batch metadata it
+// has read (and may change), saved by flush before commit.
+type txn struct {
+	tx    *bolt.Tx
+	now   time.Time
+	ctx   context.Context
+	metas map[string]*Batch
+	dirty map[string]bool
+}
+
+// bkt is one batch's nested buckets within a transaction.
+type bkt struct {
+	id     string
+	meta   *Batch
+	lines  *bolt.Bucket
+	refs   *bolt.Bucket
+	events *bolt.Bucket
+}
+
+// batch opens an existing batch's buckets; ErrNotFound if there is none.
+func (t *txn) batch(id string) (*bkt, error) {
+	m, err := t.meta(id)
+	if err != nil {
+		return nil, err
+	}
+	root := t.tx.Bucket(bktBatch).Bucket([]byte(id))
+	if root == nil {
+		return nil, fmt.Errorf("ledger: batch %q has metadata but no buckets: %w", id, ErrInvariant)
+	}
+	b := &bkt{id: id, meta: m, lines: root.Bucket(bktLines), refs: root.Bucket(bktRefs), events: root.Bucket(bktEvents)}
+	if t.tx.Writable() {
+		b.lines.FillPercent = 1.0
+		b.events.FillPercent = 1.0
+	}
+	return b, nil
+}
+
+func (t *txn) meta(id string) (*Batch, error) {
+	if m, ok := t.metas[id]; ok {
+		return m, nil
+	}
+	v := t.tx.Bucket(bktBatches).Get([]byte(id))
+	if v == nil {
+		return nil, fmt.Errorf("ledger: batch %q: %w", id, ErrNotFound)
+	}
+	m := &Batch{}
+	if err := json.Unmarshal(v, m); err != nil {
+		return nil, fmt.Errorf("ledger: decode batch %q: %w", id, err)
+	}
+	if m.Counts == nil {
+		m.Counts = map[batch.State]int{}
+	}
+	t.metas[id] = m
+	return m, nil
+}
+
+// createBatch makes the buckets of a new batch.
+func (t *txn) createBatch(id string) (*bkt, error) {
+	root, err := t.tx.Bucket(bktBatch).CreateBucket([]byte(id))
+	if err != nil {
+		return nil, fmt.Errorf("ledger: create batch %q: %w", id, err)
+	}
+	for _, name := range [][]byte{bktLines, bktRefs, bktEvents} {
+		if _, err := root.CreateBucket(name); err != nil {
+			return nil, err
+		}
+	}
+	m := &Batch{ID: id, Created: t.now, Updated: t.now, Counts: map[batch.State]int{},
+		Totals: map[batch.Currency]batch.Money{}, SheetTotals: map[batch.Currency]batch.Money{}}
+	t.metas[id] = m
+	t.touch(id)
+	return t.batch(id)
+}
+
+func (t *txn) touch(id string) {
+	if t.dirty == nil {
+		t.dirty = map[string]bool{}
+	}
+	t.dirty[id] = true
+}
+
+func (t *txn) flush() error {
+	for id := range t.dirty {
+		m := t.metas[id]
+		m.Updated = t.now
+		if err := t.tx.Bucket(bktBatches).Put([]byte(id), mustJSON(m)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// get loads the line with the reference.
+func (t *txn) get(b *bkt, ref string) (*LineRecord, error) {
+	sk := b.refs.Get([]byte(ref))
+	if sk == nil {
+		return nil, fmt.Errorf("ledger: batch %q line %q: %w", b.id, ref, ErrNotFound)
+	}
+	return t.getSeq(b, binary.BigEndian.Uint64(sk))
+}
+
+func (t *txn) getSeq(b *bkt, seq uint64) (*LineRecord, error) {
+	v := b.lines.Get(seqKey(seq))
+	if v == nil {
+		return nil, fmt.Errorf("ledger: batch %q line #%d: %w", b.id, seq, ErrInvariant)
+	}
+	return decodeRecord(b.id, seq, v)
+}
+
+// save writes a line record back (its state unchanged or already changed
+// by move).
+func (t *txn) save(b *bkt, r *LineRecord) error {
+	r.Updated = t.now
+	t.touch(b.id)
+	return b.lines.Put(seqKey(r.Seq), encodeRecord(r))
+}
+
+// event appends to the batch's log.
+func (t *txn) event(b *bkt, e Event) error {
+	seq, err := b.events.NextSequence()
+	if err != nil {
+		return err
+	}
+	e.Time = t.now
+	return b.events.Put(seqKey(seq), mustJSON(e))
+}
+
+// flag records a fact that is not applied: an event marked flagged and a
+// flag on the line.
+func (t *txn) flag(b *bkt, r *LineRecord, flag string, e Event) error {
+	e.Flagged = true
+	e.Ref = r.Ref
+	if e.Note == "" {
+		e.Note = flag
+	}
+	if err := t.event(b, e); err != nil {
+		return err
+	}
+	r.addFlag(flag)
+	return t.save(b, r)
+}
