@@ -144,7 +144,9 @@ func (e *env) k2Token() string {
 	if st != 200 {
 		e.t.Fatalf("token: %d %s", st, b)
 	}
-	var tok struct{ AccessToken string `json:"access_token"` }
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
 	mustJSON(e.t, b, &tok)
 	return tok.AccessToken
 }
@@ -157,7 +159,9 @@ func (e *env) kpToken() string {
 		e.t.Fatalf("get-token: %d %s", st, b)
 	}
 	var tok struct {
-		Data struct{ AccessToken string `json:"access_token"` } `json:"data"`
+		Data struct {
+			AccessToken string `json:"access_token"`
+		} `json:"data"`
 	}
 	mustJSON(e.t, b, &tok)
 	return tok.Data.AccessToken
@@ -222,7 +226,9 @@ func (e *env) kpRequestID(token string, body any) string {
 		e.t.Fatalf("send-money: %d %s", st, b)
 	}
 	var out struct {
-		Data struct{ RequestID string `json:"requestId"` } `json:"data"`
+		Data struct {
+			RequestID string `json:"requestId"`
+		} `json:"data"`
 	}
 	mustJSON(e.t, b, &out)
 	return out.Data.RequestID

@@ -163,8 +163,13 @@ func TestKiotaPaySendValidation(t *testing.T) {
 	for name, mutate := range map[string]func(map[string]any){
 		"KSH default currency": func(b map[string]any) { delete(b, "currencyCode") },
 		"TZS":                  tz,
-		"TZS halotel 1000":     func(b map[string]any) { tz(b); b["serviceCode"] = "TZ-HALOTEL-B2C"; b["amount"] = 1000; b["phoneNumber"] = "255612345678" },
-		"amount 1000.0":        func(b map[string]any) { b["amount"] = json.RawMessage("1000.0"); b["phoneNumber"] = "254112345678" },
+		"TZS halotel 1000": func(b map[string]any) {
+			tz(b)
+			b["serviceCode"] = "TZ-HALOTEL-B2C"
+			b["amount"] = 1000
+			b["phoneNumber"] = "255612345678"
+		},
+		"amount 1000.0": func(b map[string]any) { b["amount"] = json.RawMessage("1000.0"); b["phoneNumber"] = "254112345678" },
 	} {
 		b := e.kpBody("254712345678", 1000)
 		mutate(b)
