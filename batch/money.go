@@ -3,6 +3,7 @@ package batch
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"unicode"
 
@@ -72,6 +73,9 @@ func classifyAmountText(s string) error {
 		(strings.HasPrefix(s, "(") && strings.HasSuffix(s, ")")) || strings.HasSuffix(s, "-"):
 		return ErrAmountSign
 	}
+	if dateText.MatchString(s) {
+		return ErrAmountDate
+	}
 	if i := strings.IndexAny(lower, "e"); i > 0 && allDigitsOrPoint(lower[:i]) {
 		rest := strings.TrimLeft(lower[i+1:], "+-")
 		if rest != "" && allDigits(rest) {
@@ -89,6 +93,11 @@ func classifyAmountText(s string) error {
 	}
 	return nil
 }
+
+// dateText matches dates and times as spreadsheets export them
+// ("2026-11-01", "01/11/2026", "1-Nov-26", "12:30"), so that a date pasted
+// into the amount column is reported as a date, not as a malformed number.
+var dateText = regexp.MustCompile(`^(\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|\d{1,2}:\d{2}(:\d{2})?(\s*[AaPp][Mm])?|\d{1,2}[- /][A-Za-z]{3,9}[- /]\d{2,4})$`)
 
 // stripThousands removes well-formed thousands separators: "1,234,567" is
 // 1234567; "1,23" and "12,3456" are not numbers.

@@ -51,6 +51,7 @@ func (r *csvRow) cells() [numColumns]string {
 type csvSheet struct {
 	file    string
 	opts    ReadOptions
+	guard   *lineGuard
 	cr      *csv.Reader
 	um      *gocsv.Unmarshaller
 	mapping *Mapping
@@ -68,7 +69,8 @@ func maxLineBytes(opts ReadOptions) int { return max(64<<10, 32*opts.MaxCellSize
 // every error carries the real line number.
 func NewCSVSheet(r io.Reader, name string, opts ReadOptions) (Sheet, error) {
 	opts.defaults()
-	br := bufio.NewReaderSize(&lineGuard{r: r, max: maxLineBytes(opts)}, 64<<10)
+	guard := &lineGuard{r: r, max: maxLineBytes(opts), line: 1}
+	br := bufio.NewReaderSize(guard, 64<<10)
 	if bom, err := br.Peek(3); err == nil && bytes.Equal(bom, []byte("\ufeff")) {
 		br.Discard(3)
 	}
@@ -117,7 +119,7 @@ func NewCSVSheet(r io.Reader, name string, opts ReadOptions) (Sheet, error) {
 	}); err != nil {
 		return nil, sheetError(name, err)
 	}
-	return &csvSheet{file: name, opts: opts, cr: cr, um: um, mapping: m}, nil
+	return &csvSheet{file: name, opts: opts, guard: guard, cr: cr, um: um, mapping: m}, nil
 }
 
 func (s *csvSheet) File() string      { return s.file }
@@ -133,7 +135,6 @@ func (s *csvSheet) Next(ctx context.Context) (Record, error) {
 			return Record{}, err
 		}
 		v, err := s.um.Read()
-		line, _ := s.cr.FieldPos(0)
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				s.done = true
@@ -148,12 +149,29 @@ func (s *csvSheet) Next(ctx context.Context) (Record, error) {
 					return Record{Row: pe.StartLine}, &RowError{File: s.file, Row: pe.StartLine,
 						Err: fmt.Errorf("%w (the header has %d)", ErrFieldCount, s.mapping.Width())}
 				}
+				if errors.Is(pe.Err, csv.ErrBareQuote) {
+					// The reader has consumed the line: report the row and
+					// go on, so that one stray quote does not hide the
+					// errors of the rows after it.
+					if s.rows++; s.rows > s.opts.MaxRows {
+						return s.tooMany(pe.StartLine)
+					}
+					return Record{Row: pe.StartLine}, &RowError{File: s.file, Row: pe.StartLine, Err: fmt.Errorf("malformed CSV: %w", pe.Err)}
+				}
 				s.done = true
 				return Record{}, &RowError{File: s.file, Row: pe.StartLine, Err: fmt.Errorf("malformed CSV: %w", pe.Err)}
 			}
 			s.done = true
+			if errors.Is(err, errLineTooLong) {
+				return Record{}, &RowError{File: s.file, Row: s.guard.tripLine,
+					Err: fmt.Errorf("%w: the line is longer than %d bytes", ErrCellTooLarge, s.guard.max)}
+			}
 			return Record{}, sheetError(s.file, err)
 		}
+		// FieldPos is only safe after a successful read: csv.Reader
+		// panics when a record failed before its first field (a bare
+		// quote in the first cell) and has no positions.
+		line, _ := s.cr.FieldPos(0)
 		row := v.(csvRow)
 		cells := row.cells()
 		if blankRow(cells[:]) {
@@ -229,17 +247,24 @@ var errLineTooLong = errors.New("line too long")
 
 // lineGuard fails a read once a physical line grows past max bytes.
 type lineGuard struct {
-	r   io.Reader
-	max int
-	cur int
+	r        io.Reader
+	max      int
+	cur      int // bytes of the current line so far
+	line     int // current physical line, from 1
+	tripLine int // the line that was too long
 }
 
 func (g *lineGuard) Read(p []byte) (int, error) {
+	if g.tripLine > 0 {
+		return 0, errLineTooLong
+	}
 	n, err := g.r.Read(p)
 	for _, b := range p[:n] {
 		if b == '\n' {
 			g.cur = 0
+			g.line++
 		} else if g.cur++; g.cur > g.max {
+			g.tripLine = g.line
 			return 0, errLineTooLong
 		}
 	}

@@ -1,6 +1,8 @@
 package batch
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -34,7 +36,17 @@ type xlsxSheet struct {
 func NewXLSXSheet(r io.Reader, name string, opts ReadOptions) (s Sheet, err error) {
 	opts.defaults()
 	defer recoverXLSX(name, &err)
-	wb, err := excelize.OpenReader(r, excelize.Options{
+	data, err := io.ReadAll(io.LimitReader(r, 2*opts.UnzipSizeLimit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if int64(len(data)) > 2*opts.UnzipSizeLimit {
+		return nil, &RowError{File: name, Err: fmt.Errorf("%w: the file is larger than %d bytes", ErrXLSX, 2*opts.UnzipSizeLimit)}
+	}
+	if err := checkZip(data, opts.UnzipSizeLimit); err != nil {
+		return nil, &RowError{File: name, Err: fmt.Errorf("%w: %w", ErrXLSX, err)}
+	}
+	wb, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{
 		UnzipSizeLimit:    opts.UnzipSizeLimit,
 		UnzipXMLSizeLimit: min(opts.UnzipSizeLimit, 16<<20),
 	})
@@ -97,6 +109,45 @@ func NewXLSXSheet(r io.Reader, name string, opts ReadOptions) (s Sheet, err erro
 		return nil, err
 	}
 	return xs, nil
+}
+
+// checkZip inflates every entry of the workbook once, without keeping it,
+// and fails if an entry is larger than its header says or fails its
+// checksum. excelize trusts the declared sizes and ignores inflate errors,
+// so a damaged or hostile file would otherwise be read truncated: the first
+// rows of a sheet, silently, as if they were all of it. The declared sizes
+// are summed first, so at most limit bytes are inflated. Data that is not a
+// zip at all is left for excelize to report.
+func checkZip(data []byte, limit int64) error {
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return nil
+	}
+	var total uint64
+	for _, f := range zr.File {
+		total += f.UncompressedSize64
+		if total > uint64(limit) {
+			return fmt.Errorf("unzip size exceeds the %d bytes limit", limit)
+		}
+	}
+	for _, f := range zr.File {
+		if f.FileInfo().IsDir() {
+			continue
+		}
+		rc, err := f.Open()
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.Name, err)
+		}
+		n, err := io.Copy(io.Discard, rc)
+		rc.Close()
+		if err == nil && uint64(n) != f.UncompressedSize64 {
+			err = zip.ErrFormat
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.Name, err)
+		}
+	}
+	return nil
 }
 
 // next advances both iterators by one row.

@@ -116,12 +116,31 @@ func Validate(ctx context.Context, s Sheet, cfg *Config) (*Validation, error) {
 			readErrs = errs
 		}
 		v.out.Rows++
+		if wholeRow(readErrs) {
+			// The row could not be split into cells (wrong number of
+			// cells, a stray quote): its cells are unknown, so checking
+			// them would only add misleading errors.
+			v.out.Errors = append(v.out.Errors, readErrs...)
+			v.out.Invalid = append(v.out.Invalid, invalidRow(&rec, &Line{Row: rec.Row}, "", readErrs))
+			continue
+		}
 		v.row(rec, readErrs)
 	}
 	if v.out.Rows == 0 && len(v.out.Errors) == 0 {
 		v.out.Errors = append(v.out.Errors, &RowError{File: v.file, Err: ErrNoRows})
 	}
 	return v.out, nil
+}
+
+// wholeRow reports whether a read error concerns the whole row rather than
+// some of its cells.
+func wholeRow(errs []error) bool {
+	for _, e := range errs {
+		if re, ok := errors.AsType[*RowError](e); ok && re.Column == "" {
+			return true
+		}
+	}
+	return false
 }
 
 // rowErrors flattens err into *RowErrors; ok is false if any part is not a
