@@ -63,9 +63,10 @@ type Faults struct {
 	CallbackDelayed Trigger `json:"callback_delayed,omitzero"`
 	// CallbackDelay is the delay of CallbackDelayed. Zero means DefaultCallbackDelay.
 	CallbackDelay time.Duration `json:"callback_delay,omitempty"`
-	// CallbackForged sends, before the genuine callback, a forged one that
-	// claims the opposite outcome (Kopo Kopo: every destination Transferred,
-	// signed with a wrong key; KiotaPay: SUCCESS and FAILED swapped).
+	// CallbackForged sends a forged callback next to the genuine one (queued
+	// first, but the pool may deliver them in either order) that claims
+	// success (Kopo Kopo: every destination Transferred, signed with a wrong
+	// key; KiotaPay: SUCCESS and FAILED swapped).
 	CallbackForged Trigger `json:"callback_forged,omitzero"`
 	// CallbackWrongAmount replaces the genuine callback with one whose
 	// amounts are 100 higher than the truth (Kopo Kopo: correctly signed).

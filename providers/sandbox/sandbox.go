@@ -321,13 +321,18 @@ func (s *Sandbox) after(d time.Duration, f func()) {
 
 func (s *Sandbox) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	rec := &statusRecorder{ResponseWriter: w}
 	defer func() {
-		if v := recover(); v != nil {
+		v := recover()
+		if rec.status == 0 {
+			// No response: the connection was dropped on purpose.
 			s.log.Info("sandbox request", "method", r.Method, "path", r.URL.Path, "status", 0, "dropped", true, "duration", time.Since(start))
+		} else {
+			s.log.Info("sandbox request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
+		}
+		if v != nil {
 			panic(v)
 		}
-		s.log.Info("sandbox request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
 	}()
 	_, pattern := s.mux.Handler(r)
 	if pattern != "" {
@@ -338,22 +343,24 @@ func (s *Sandbox) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(rec, r)
 }
 
-// statusRecorder remembers the status code for the request log.
+// statusRecorder remembers the status code for the request log (0 while
+// nothing was written).
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
-	wrote  bool
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
-	if !r.wrote {
-		r.status, r.wrote = code, true
+	if r.status == 0 {
+		r.status = code
 	}
 	r.ResponseWriter.WriteHeader(code)
 }
 
 func (r *statusRecorder) Write(b []byte) (int, error) {
-	r.wrote = true
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
 	return r.ResponseWriter.Write(b)
 }
 
