@@ -1,0 +1,190 @@
+package reports
+
+import (
+	"cmp"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"payroll/batch"
+)
+
+// Columns of the report, in order (DESIGN.md §6).
+var Columns = []string{"row", "reference", "name", "provider", "type", "destination", "amount", "currency",
+	"status", "provider_reference", "receipt", "failure_reason", "attempts", "updated_at"}
+
+// Statuses of the report's status column, in display order.
+var Statuses = []string{"paid", "failed", "unknown", "pending", "invalid", "conflict", "cancelled"}
+
+// Row is one line of the report.
+type Row struct {
+	Row               int         `json:"row"`
+	Reference         string      `json:"reference"`
+	Name              string      `json:"name"`
+	Provider          string      `json:"provider"`
+	Type              string      `json:"type"`
+	Destination       string      `json:"destination"`
+	Amount            batch.Money `json:"amount"`
+	AmountText        string      `json:"-"` // an invalid row's amount as written, when it is not a number
+	Currency          string      `json:"currency"`
+	Status            string      `json:"status"`
+	ProviderReference string      `json:"provider_reference"`
+	Receipt           string      `json:"receipt"`
+	FailureReason     string      `json:"failure_reason"`
+	Attempts          int         `json:"attempts"`
+	UpdatedAt         time.Time   `json:"updated_at"`
+}
+
+// amount is the amount cell as text: the exact decimal, or what an invalid
+// row had.
+func (r *Row) amount() string {
+	if r.AmountText != "" {
+		return r.AmountText
+	}
+	return r.Amount.String()
+}
+
+// Report is a batch's reconciliation.
+type Report struct {
+	Batch     string    `json:"batch"`
+	Sheet     string    `json:"sheet"`
+	Generated time.Time `json:"generated_at"`
+	Rows      []Row     `json:"rows"`
+}
+
+// Group is the count and total of rows of one provider, currency and
+// status.
+type Group struct {
+	Provider string      `json:"provider"`
+	Currency string      `json:"currency"`
+	Status   string      `json:"status"`
+	Lines    int         `json:"lines"`
+	Amount   batch.Money `json:"amount"`
+}
+
+// Groups sums the rows per provider × currency × status, in a stable order.
+func (r *Report) Groups() []Group {
+	type key struct{ p, c, s string }
+	idx := map[key]int{}
+	var out []Group
+	for i := range r.Rows {
+		row := &r.Rows[i]
+		k := key{row.Provider, row.Currency, row.Status}
+		j, ok := idx[k]
+		if !ok {
+			j = len(out)
+			idx[k] = j
+			out = append(out, Group{Provider: k.p, Currency: k.c, Status: k.s})
+		}
+		out[j].Lines++
+		out[j].Amount = out[j].Amount.Add(row.Amount)
+	}
+	slices.SortFunc(out, func(a, b Group) int {
+		return cmp.Or(cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.Currency, b.Currency),
+			cmp.Compare(statusOrder(a.Status), statusOrder(b.Status)))
+	})
+	return out
+}
+
+func statusOrder(s string) int {
+	if i := slices.Index(Statuses, s); i >= 0 {
+		return i
+	}
+	return len(Statuses)
+}
+
+// escape defuses text a spreadsheet would read as a formula.
+func escape(s string) string {
+	if s == "" {
+		return s
+	}
+	switch s[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		return "'" + s
+	}
+	return s
+}
+
+// Formats the report can be written in.
+var Formats = []string{"csv", "xlsx", "json"}
+
+// WriteFiles writes the report in each format to dir/<batch>.<format>,
+// atomically and with mode 0600, and returns the paths.
+func WriteFiles(dir string, r *Report, formats []string) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("reports: %w", err)
+	}
+	var paths []string
+	for _, f := range formats {
+		path := filepath.Join(dir, safeName(r.Batch)+"."+f)
+		var err error
+		switch f {
+		case "csv":
+			err = writeAtomic(path, func(w *os.File) error { return WriteCSV(w, r) })
+		case "json":
+			err = writeAtomic(path, func(w *os.File) error { return WriteJSON(w, r) })
+		case "xlsx":
+			err = writeAtomic(path, func(w *os.File) error { return WriteXLSX(w, r) })
+		default:
+			err = fmt.Errorf("unknown format %q (want csv, xlsx or json)", f)
+		}
+		if err != nil {
+			return paths, fmt.Errorf("reports: %s: %w", path, err)
+		}
+		paths = append(paths, path)
+	}
+	return paths, nil
+}
+
+// safeName keeps a batch ID usable as a file name.
+func safeName(s string) string {
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case r == '/' || r == '\\' || r == 0 || r < 32:
+			return '_'
+		}
+		return r
+	}, s)
+	if s == "" || s == "." || s == ".." {
+		return "batch"
+	}
+	return s
+}
+
+// writeAtomic writes a file through a temporary file in the same directory
+// (mode 0600), fsyncs it and renames it into place.
+func writeAtomic(path string, write func(*os.File) error) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err = tmp.Chmod(0o600); err != nil {
+		return err
+	}
+	if err = write(tmp); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	if d, derr := os.Open(filepath.Dir(path)); derr == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}

@@ -1,0 +1,108 @@
+package reports
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"payroll/batch"
+)
+
+// CurrencyTotal is the terminal summary's line for one currency.
+type CurrencyTotal struct {
+	Currency    string
+	Lines       int
+	Requested   batch.Money // every row of the current sheet (cancelled rows left it)
+	Paid        batch.Money
+	Failed      batch.Money
+	Outstanding batch.Money // pending or unknown: not settled yet
+	Counts      map[string]int
+}
+
+// Totals sums the report per currency in order of first appearance.
+func Totals(r *Report) []CurrencyTotal {
+	idx := map[string]int{}
+	var out []CurrencyTotal
+	for i := range r.Rows {
+		row := &r.Rows[i]
+		j, ok := idx[row.Currency]
+		if !ok {
+			j = len(out)
+			idx[row.Currency] = j
+			out = append(out, CurrencyTotal{Currency: row.Currency, Counts: map[string]int{}})
+		}
+		t := &out[j]
+		t.Lines++
+		t.Counts[row.Status]++
+		if row.Status != "cancelled" {
+			t.Requested = t.Requested.Add(row.Amount)
+		}
+		switch row.Status {
+		case "paid":
+			t.Paid = t.Paid.Add(row.Amount)
+		case "failed":
+			t.Failed = t.Failed.Add(row.Amount)
+		case "pending", "unknown":
+			t.Outstanding = t.Outstanding.Add(row.Amount)
+		}
+	}
+	return out
+}
+
+// WriteSummary prints the terminal summary: per currency, what was
+// requested, paid, failed and is outstanding, the counts per status, and
+// what the operator should do next.
+func WriteSummary(w io.Writer, r *Report) {
+	fmt.Fprintf(w, "Batch %s (%s): %d %s\n", r.Batch, r.Sheet, len(r.Rows), plural(len(r.Rows), "line", "lines"))
+	for _, t := range Totals(r) {
+		cur := t.Currency
+		if cur == "" {
+			cur = "(no currency)"
+		}
+		fmt.Fprintf(w, "  %-4s requested %s · paid %s · failed %s · outstanding %s\n", cur,
+			t.Requested.Grouped(), t.Paid.Grouped(), t.Failed.Grouped(), t.Outstanding.Grouped())
+		var parts []string
+		for _, s := range Statuses {
+			if n := t.Counts[s]; n > 0 {
+				parts = append(parts, strconv.Itoa(n)+" "+s)
+			}
+		}
+		fmt.Fprintf(w, "       %s\n", strings.Join(parts, ", "))
+	}
+	counts := map[string]int{}
+	for i := range r.Rows {
+		counts[r.Rows[i].Status]++
+	}
+	var next []string
+	if n := counts["pending"]; n > 0 {
+		next = append(next, fmt.Sprintf("%d %s still pending: run `payroll settle %s` later (safe to repeat)", n, plural(n, "line is", "lines are"), r.Batch))
+	}
+	if n := counts["unknown"]; n > 0 {
+		next = append(next, fmt.Sprintf("%d %s an unknown outcome: check with the provider, then `payroll resolve %s REF --paid|--failed --note ...`", n, plural(n, "line has", "lines have"), r.Batch))
+	}
+	if n := counts["failed"]; n > 0 {
+		next = append(next, fmt.Sprintf("%d %s: see failure_reason in the report, fix, then `payroll retry %s`", n, plural(n, "line failed", "lines failed"), r.Batch))
+	}
+	if n := counts["invalid"]; n > 0 {
+		next = append(next, fmt.Sprintf("%d invalid %s skipped: fix the sheet and run it again (paid lines are never paid twice)", n, plural(n, "row was", "rows were")))
+	}
+	if n := counts["conflict"]; n > 0 {
+		next = append(next, fmt.Sprintf("%d %s after being sent and %s not paid again: review them", n, plural(n, "row changed", "rows changed"), plural(n, "was", "were")))
+	}
+	if len(next) == 0 {
+		fmt.Fprintln(w, "Every line is paid. Nothing to do.")
+		return
+	}
+	fmt.Fprintln(w, "Next:")
+	for _, s := range next {
+		fmt.Fprintln(w, "  - "+s)
+	}
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
