@@ -1,0 +1,174 @@
+package batch
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Unsettled is a provider request whose lines were accepted but are not
+// yet paid or failed.
+type Unsettled struct {
+	Provider  ProviderName
+	Reference string
+	Lines     int
+}
+
+// SettleLedger is what settlement needs of the ledger.
+type SettleLedger interface {
+	// Unsettled lists the batch's accepted requests still waiting for a
+	// result.
+	Unsettled(ctx context.Context, batchID string) ([]Unsettled, error)
+	// Apply records results (forward transitions only; mismatches are
+	// flagged, not applied) and reports how many lines changed state.
+	Apply(ctx context.Context, results []Result) (int, error)
+}
+
+// Settler waits until a batch's accepted lines settle: callbacks arrive
+// through the ledger on their own (Wake tells the settler to look again),
+// and whatever is left is polled with backoff and jitter, within each
+// provider's rate budget.
+type Settler struct {
+	Ledger  SettleLedger
+	Pollers map[ProviderName]Poller
+	// Interval is the first wait before a request is polled, and the base
+	// of its backoff (doubling up to MaxInterval).
+	Interval    time.Duration
+	MaxInterval time.Duration
+	// Rates bound polling per provider (requests per second); zero means
+	// unlimited.
+	Rates  map[ProviderName]rate.Limit
+	Logger *slog.Logger
+
+	wake chan struct{}
+}
+
+// Wake makes a waiting Settle look at the ledger again now (a callback was
+// applied). It never blocks.
+func (s *Settler) Wake() {
+	s.init()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Settler) init() {
+	if s.wake == nil {
+		s.wake = make(chan struct{}, 1)
+	}
+}
+
+// Settle waits until no line of the batch is accepted-but-unsettled, or
+// until the deadline (zero: no deadline) or ctx ends. It returns the
+// number of requests still unsettled.
+func (s *Settler) Settle(ctx context.Context, batchID string, deadline time.Time) (int, error) {
+	s.init()
+	if s.Interval <= 0 {
+		s.Interval = 30 * time.Second
+	}
+	if s.MaxInterval < s.Interval {
+		s.MaxInterval = max(10*time.Minute, s.Interval)
+	}
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	limiters := map[ProviderName]*rate.Limiter{}
+	for p, r := range s.Rates {
+		if r > 0 {
+			limiters[p] = rate.NewLimiter(r, 1)
+		}
+	}
+	type due struct {
+		at    time.Time
+		tries int
+	}
+	next := map[string]*due{} // provider reference → when to poll
+	for {
+		pending, err := s.Ledger.Unsettled(ctx, batchID)
+		if err != nil {
+			return 0, fmt.Errorf("settle: %w", err)
+		}
+		if len(pending) == 0 {
+			return 0, nil
+		}
+		now := time.Now()
+		if !deadline.IsZero() && !now.Before(deadline) {
+			return len(pending), nil
+		}
+		earliest := time.Time{}
+		for _, u := range pending {
+			key := string(u.Provider) + " " + u.Reference
+			d, ok := next[key]
+			if !ok {
+				d = &due{at: now.Add(jitter(s.Interval))}
+				next[key] = d
+			}
+			if d.at.After(now) {
+				if earliest.IsZero() || d.at.Before(earliest) {
+					earliest = d.at
+				}
+				continue
+			}
+			poller := s.Pollers[u.Provider]
+			if poller == nil {
+				continue
+			}
+			if lim := limiters[u.Provider]; lim != nil {
+				if err := lim.Wait(ctx); err != nil {
+					return len(pending), ctx.Err()
+				}
+			}
+			results, err := poller.Poll(ctx, u.Reference)
+			d.tries++
+			d.at = time.Now().Add(jitter(min(s.Interval<<min(d.tries, 10), s.MaxInterval)))
+			if err != nil {
+				if ctx.Err() != nil {
+					return len(pending), ctx.Err()
+				}
+				s.Logger.Warn("status query failed; will try again", "provider", u.Provider, "reference", u.Reference, "err", err)
+				continue
+			}
+			for i := range results {
+				results[i].Source = "poll"
+				if results[i].Reference == "" {
+					results[i].Reference = u.Reference
+				}
+				if results[i].Provider == "" {
+					results[i].Provider = u.Provider
+				}
+			}
+			if _, err := s.Ledger.Apply(ctx, results); err != nil {
+				return len(pending), fmt.Errorf("settle: apply poll results: %w", err)
+			}
+		}
+		if earliest.IsZero() {
+			continue // something was polled: look at the ledger again
+		}
+		wait := time.Until(earliest)
+		if !deadline.IsZero() {
+			wait = min(wait, time.Until(deadline))
+		}
+		t := time.NewTimer(max(wait, 0))
+		select {
+		case <-t.C:
+		case <-s.wake:
+			t.Stop()
+		case <-ctx.Done():
+			t.Stop()
+			return len(pending), ctx.Err()
+		}
+	}
+}
+
+// jitter spreads d by ±20% so that many batches do not poll in step.
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return d - d/5 + rand.N(2*d/5+1)
+}
