@@ -12,13 +12,7 @@ import (
 	"time"
 )
 
-// The inspection endpoints, served next to the emulated APIs:
-//
-//	GET  /_sandbox/truth                   {"payouts":[Payout...]}
-//	GET  /_sandbox/stats                   Stats plus "violation_list" and "callbacks"
-//	GET  /_sandbox/faults/{provider}       the provider's Faults
-//	PUT  /_sandbox/faults/{provider}       replace them (durations in nanoseconds)
-//	POST /_sandbox/expire-tokens/{provider} invalidate the provider's tokens
+// routeAdmin serves the /_sandbox/ inspection endpoints (see the package doc).
 func (s *Sandbox) routeAdmin() {
 	s.mux.HandleFunc("GET /_sandbox/truth", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string][]Payout{"payouts": s.Truth()})
@@ -95,9 +89,6 @@ func Serve(ctx context.Context, opts ServeOptions, logger *slog.Logger, out io.W
 		return fmt.Errorf("sandbox: listen %s: %w", addr, err)
 	}
 	base := "http://" + ln.Addr().String()
-	if o.BaseURL == "" {
-		o.BaseURL = base
-	}
 	s := New(o)
 	defer s.Close()
 	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
