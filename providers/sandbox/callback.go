@@ -178,7 +178,7 @@ func (s *Sandbox) dispatch(p Provider, genuine callbackJob, forged, wrong func()
 		}
 	}
 	if late {
-		s.after(delay, send)
+		s.after(delay, false, send)
 		return
 	}
 	send()

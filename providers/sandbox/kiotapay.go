@@ -226,7 +226,7 @@ func (s *Sandbox) kpAccept(rec *kpRecord) {
 	s.kp[rec.requestID] = rec
 	s.kpOrder = append(s.kpOrder, rec.requestID)
 	s.mu.Unlock()
-	s.after(s.delay, func() { s.kpSettle(rec.requestID) })
+	s.after(s.delay, true, func() { s.kpSettle(rec.requestID) })
 }
 
 // kpSettle decides a request's outcome once and sends its callback.

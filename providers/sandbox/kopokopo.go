@@ -211,7 +211,7 @@ func (s *Sandbox) k2Accept(req *k2Request, base string) {
 	}
 	s.k2[req.id] = req
 	s.mu.Unlock()
-	s.after(s.delay, func() { s.k2Settle(req.id) })
+	s.after(s.delay, true, func() { s.k2Settle(req.id) })
 }
 
 // k2Settle processes a request once: decides each destination's outcome,

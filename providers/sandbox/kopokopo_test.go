@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func bankDest() map[string]any {
@@ -380,10 +381,7 @@ func readFixture(t *testing.T, name string) map[string]any {
 }
 
 func TestKopoKopoStatusDocuments(t *testing.T) {
-	e := newEnv(t, Options{ProcessingDelay: -1, Seed: 7})
-	e.s.mu.Lock()
-	e.s.delay = 1 << 62 // hold in Scheduled until settled by hand
-	e.s.mu.Unlock()
+	e := newEnv(t, Options{ProcessingDelay: time.Hour, Seed: 7}) // held until Settle
 	tok := e.k2Token()
 	phones := []string{"254700000001", "254700000002", "254700000003", "254700000999"}
 	body := e.k2Body(1000, phones...)
@@ -403,8 +401,7 @@ func TestKopoKopoStatusDocuments(t *testing.T) {
 		t.Errorf("Scheduled document %v", sched)
 	}
 
-	id := loc[strings.LastIndexByte(loc, '/')+1:]
-	e.s.k2Settle(id)
+	e.s.Settle()
 	doc := e.k2Doc(tok, loc)
 	fix := readFixture(t, "send_money_result_processed_mobile_wallet_two_batches.json")
 	if got, w := shape(doc), shape(fix); !jsonEqual(got, w) {
@@ -464,11 +461,10 @@ func TestKopoKopoStatusDocuments(t *testing.T) {
 	}
 
 	// Same seed, same document (ids, receipts, order).
-	e2 := newEnv(t, Options{Seed: 7})
-	e2.s.delay = 1 << 62
+	e2 := newEnv(t, Options{ProcessingDelay: time.Hour, Seed: 7})
 	tok2 := e2.k2Token()
 	_, loc2, _ := e2.k2Send(tok2, body)
-	e2.s.k2Settle(loc2[strings.LastIndexByte(loc2, '/')+1:])
+	e2.s.Settle()
 	doc2 := e2.k2Doc(tok2, loc2)
 	if !jsonEqual(path(doc, "data", "attributes", "transfer_batches"), stripTimes(path(doc2, "data", "attributes", "transfer_batches"), doc)) {
 		t.Error("same seed gave different transfer batches")

@@ -10,6 +10,7 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -172,7 +173,7 @@ type Sandbox struct {
 	recips   map[string]string // identity -> Kopo Kopo destination_reference
 	viol     []Violation
 	requests map[string]int
-	timers   map[*time.Timer]struct{}
+	timers   map[*time.Timer]bool // true: a settlement
 	nextKPID int
 
 	cb  *callbacks
@@ -196,7 +197,7 @@ func New(opts Options) *Sandbox {
 		refIDs:   map[string]string{},
 		recips:   map[string]string{},
 		requests: map[string]int{},
-		timers:   map[*time.Timer]struct{}{},
+		timers:   map[*time.Timer]bool{},
 		nextKPID: 1000,
 	}
 	if s.delay == 0 {
@@ -269,7 +270,8 @@ func (s *Sandbox) Close() error {
 }
 
 // Flush waits until every accepted payout is settled and every callback due
-// so far has been delivered (or given up), or until ctx is done.
+// so far has been delivered (or given up), or until ctx is done. With a long
+// ProcessingDelay, call Settle first.
 func (s *Sandbox) Flush(ctx context.Context) error {
 	t := time.NewTicker(2 * time.Millisecond)
 	defer t.Stop()
@@ -301,7 +303,8 @@ func (s *Sandbox) SetFailRule(rule func(identity, amount string) bool) {
 }
 
 // after runs f after d on a timer that Close cancels and Flush waits for.
-func (s *Sandbox) after(d time.Duration, f func()) {
+// settle marks the timer as a settlement, which Settle may run early.
+func (s *Sandbox) after(d time.Duration, settle bool, f func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var t *time.Timer
@@ -316,7 +319,38 @@ func (s *Sandbox) after(d time.Duration, f func()) {
 		delete(s.timers, t)
 		s.mu.Unlock()
 	})
-	s.timers[t] = struct{}{}
+	s.timers[t] = settle
+}
+
+// Settle settles every pending payout now, whatever the processing delay,
+// and sends the callbacks. With a long ProcessingDelay it lets a test hold
+// payouts pending and release them when it chooses.
+func (s *Sandbox) Settle() {
+	s.mu.Lock()
+	for t, settle := range s.timers {
+		if settle && t.Stop() {
+			delete(s.timers, t)
+		}
+	}
+	var k2, kp []string
+	for id, req := range s.k2 {
+		if !req.processed {
+			k2 = append(k2, id)
+		}
+	}
+	for _, id := range s.kpOrder {
+		if s.kp[id].payout.Status == StatusPending {
+			kp = append(kp, id)
+		}
+	}
+	s.mu.Unlock()
+	slices.Sort(k2) // map order is random; keep the seeded choices reproducible
+	for _, id := range k2 {
+		s.k2Settle(id)
+	}
+	for _, id := range kp {
+		s.kpSettle(id)
+	}
 }
 
 func (s *Sandbox) serveHTTP(w http.ResponseWriter, r *http.Request) {

@@ -383,3 +383,22 @@ func TestTimingSynctest(t *testing.T) {
 		}
 	})
 }
+
+func TestHoldAndSettle(t *testing.T) {
+	e := newEnv(t, Options{ProcessingDelay: time.Hour})
+	tok := e.kpToken()
+	id := e.kpRequestID(tok, e.kpBody("254712345678", 1000))
+	st, _, b := e.do("GET", "/api/v1/send-money/status?requestId="+id, tok, nil, nil)
+	if st != 200 || !strings.Contains(string(b), `"status":"PENDING"`) {
+		t.Fatalf("held: %d %s", st, b)
+	}
+	e.s.Settle()
+	e.flush() // returns: the settlement timer is gone
+	st, _, b = e.do("GET", "/api/v1/send-money/status?requestId="+id, tok, nil, nil)
+	if st != 200 || !strings.Contains(string(b), `"status":"SUCCESS"`) {
+		t.Fatalf("settled: %d %s", st, b)
+	}
+	if calls := e.recv.got(); len(calls) != 1 {
+		t.Errorf("%d callbacks, want 1", len(calls))
+	}
+}
