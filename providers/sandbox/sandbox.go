@@ -54,6 +54,7 @@ type Options struct {
 	// FailRule decides which payouts fail, given the destination identity
 	// (see Payout.Identity) and the whole-number amount. Nil means
 	// FailSuffix("999"). It can be replaced at run time with SetFailRule.
+	// It runs with the sandbox locked, so it must not call the Sandbox.
 	FailRule func(identity, amount string) bool
 	// CallbackTimeout bounds each callback POST. Zero means DefaultCallbackTimeout.
 	CallbackTimeout time.Duration
