@@ -329,7 +329,10 @@ func (t *txn) departed(b *bkt, present []bool, rep *ImportReport) error {
 	var cancel []uint64
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		seq := binary.BigEndian.Uint64(k)
-		if seq < uint64(len(present)) && present[seq] {
+		if seq >= uint64(len(present)) {
+			break // added by this import
+		}
+		if present[seq] {
 			continue
 		}
 		h, err := peekRecord(v)
