@@ -203,6 +203,10 @@ func TestFaultsSwitchAtRunTime(t *testing.T) {
 	if f := e.s.Faults(KiotaPay); f.ErrorBefore.Next != 1 {
 		t.Errorf("Faults() = %+v", f)
 	}
+	st, _, b = e.do("GET", "/_sandbox/faults/kiotapay", "", nil, nil)
+	if st != 200 || string(b) != `{"error_before":{"next":1}}` {
+		t.Errorf("GET faults: %d %s", st, b)
+	}
 	if st, _ := e.kpSend(tok, e.kpBody("254712345670", 1000)); st != 500 {
 		t.Fatalf("after PUT: %d", st)
 	}
