@@ -7,7 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -193,10 +196,71 @@ func ParseConfig(name string, b []byte) (Config, error) {
 		}
 		return Config{}, fmt.Errorf("%w: %s: unknown key %s", ErrConfig, name, strings.Join(keys, ", "))
 	}
-	if err := cfg.Check(); err != nil {
+	// A file's limits override the defaults per currency and per field:
+	// [kopokopo.limits.KES] with only min keeps the default max, and
+	// [kiotapay.limits.KSH] replaces the default KES entry instead of
+	// sitting next to it (LimitsFor would then pick one at random).
+	def := DefaultConfig()
+	var errs []error
+	for _, p := range []struct {
+		key  string
+		file map[string]any
+		lims *map[string]Limits
+		def  map[string]Limits
+	}{
+		{"kopokopo", probe.KopoKopo.Limits, &cfg.KopoKopo.Limits, def.KopoKopo.Limits},
+		{"kiotapay", probe.KiotaPay.Limits, &cfg.KiotaPay.Limits, def.KiotaPay.Limits},
+	} {
+		if p.file == nil {
+			continue
+		}
+		merged, err := mergeLimits(md, p.key, p.def, *p.lims, p.file)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		*p.lims = merged
+	}
+	if err := errors.Join(append(errs, cfg.Check())...); err != nil {
 		return Config{}, fmt.Errorf("%w: %s: %w", ErrConfig, name, err)
 	}
 	return cfg, nil
+}
+
+// mergeLimits lays the limits a file gives (the keys of file, decoded into
+// decoded) over the defaults, by currency and by field.
+func mergeLimits(md toml.MetaData, provider string, defaults, decoded map[string]Limits, file map[string]any) (map[string]Limits, error) {
+	out := make(map[string]Limits, len(defaults)+len(file))
+	for k, v := range defaults {
+		out[k] = v
+	}
+	keys := make([]string, 0, len(file))
+	for k := range file {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	owner := map[Currency]string{}
+	var errs []error
+	for _, k := range keys {
+		cur, err := ParseCurrency(k)
+		if err != nil {
+			out[k] = decoded[k] // Check names the key
+			continue
+		}
+		if prev, dup := owner[cur]; dup {
+			errs = append(errs, fmt.Errorf("%s.limits.%s: same currency as %s.limits.%s", provider, k, provider, prev))
+			continue
+		}
+		owner[cur] = k
+		l := defaults[string(cur)]
+		if md.IsDefined(provider, "limits", k, "min") {
+			l.Min = decoded[k].Min
+		}
+		if md.IsDefined(provider, "limits", k, "max") {
+			l.Max = decoded[k].Max
+		}
+		out[string(cur)] = l
+	}
+	return out, errors.Join(errs...)
 }
 
 // Check validates values that TOML types cannot.
@@ -222,9 +286,15 @@ func (c *Config) Check() error {
 			bad("sheet.columns."+canon, "not a canonical column (one of %s)", strings.Join(columnNames[:], ", "))
 		}
 	}
-	for cur, p := range c.Routing {
-		if _, err := ParseCurrency(cur); err != nil {
+	routed := map[Currency]string{}
+	for _, cur := range slices.Sorted(maps.Keys(c.Routing)) {
+		p := c.Routing[cur]
+		if cc, err := ParseCurrency(cur); err != nil {
 			bad("routing."+cur, "%v", err)
+		} else if prev, dup := routed[cc]; dup {
+			bad("routing."+cur, "same currency as routing.%s", prev)
+		} else {
+			routed[cc] = cur
 		}
 		if _, err := ParseProvider(p); err != nil {
 			bad("routing."+cur, "%v", err)
