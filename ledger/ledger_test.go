@@ -108,8 +108,10 @@ func TestReimport(t *testing.T) {
 			state: map[string]batch.State{"EMP000004": batch.StatePending, "EMP000003": batch.StateInvalid},
 		},
 		{
-			name:  "invalid rows without reference",
-			sheet: func() ([]batch.Line, []batch.InvalidRow) { return testLines(5), []batch.InvalidRow{{Row: 9, Reasons: []string{"x"}}} },
+			name: "invalid rows without reference",
+			sheet: func() ([]batch.Line, []batch.InvalidRow) {
+				return testLines(5), []batch.InvalidRow{{Row: 9, Reasons: []string{"x"}}}
+			},
 			want:  ImportReport{Unchanged: 5, Invalid: 1},
 			state: map[string]batch.State{"row-9": batch.StateInvalid},
 		},

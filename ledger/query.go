@@ -384,3 +384,33 @@ func checkAttempts(batchID string, r *LineRecord, bad func(string, ...any)) {
 		bad("batch %q line %q: current attempt has no outcome but line is %s", batchID, r.Ref, r.State)
 	}
 }
+
+// ByProviderRef returns the lines a provider reference covers (one for a
+// KiotaPay requestId, a chunk for a Kopo Kopo location), or an error
+// wrapping ErrNotFound.
+func (db *DB) ByProviderRef(ctx context.Context, p batch.ProviderName, ref string) ([]LineRecord, error) {
+	var out []LineRecord
+	err := db.view(func(t *txn) error {
+		v := t.tx.Bucket(bktProvRefs).Get(provKey(p, ref))
+		if v == nil {
+			return fmt.Errorf("ledger: provider reference %s %q: %w", p, ref, ErrNotFound)
+		}
+		var pr provRef
+		if err := json.Unmarshal(v, &pr); err != nil {
+			return err
+		}
+		b, err := t.batch(pr.Batch)
+		if err != nil {
+			return err
+		}
+		for _, seq := range pr.Seqs {
+			r, err := t.getSeq(b, seq)
+			if err != nil {
+				return err
+			}
+			out = append(out, *r)
+		}
+		return nil
+	})
+	return out, err
+}

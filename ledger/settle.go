@@ -70,8 +70,9 @@ func (db *DB) Settle(ctx context.Context, results []Result) ([]Settled, error) {
 	var out []Settled
 	err := db.update(ctx, "settle", func(t *txn) error {
 		out = make([]Settled, 0, len(results))
+		cache := map[string][]*LineRecord{} // a chunk's lines, decoded once per transaction
 		for _, res := range results {
-			s, err := t.settle(res)
+			s, err := t.settle(res, cache)
 			if err != nil {
 				return err
 			}
@@ -85,9 +86,10 @@ func (db *DB) Settle(ctx context.Context, results []Result) ([]Settled, error) {
 	return out, nil
 }
 
-func (t *txn) settle(res Result) (Settled, error) {
+func (t *txn) settle(res Result, cache map[string][]*LineRecord) (Settled, error) {
 	s := Settled{Result: res, Action: Unmatched}
-	v := t.tx.Bucket(bktProvRefs).Get(provKey(res.Provider, res.Reference))
+	pk := provKey(res.Provider, res.Reference)
+	v := t.tx.Bucket(bktProvRefs).Get(pk)
 	if v == nil {
 		s.Note = "unknown provider reference"
 		return s, nil
@@ -101,13 +103,16 @@ func (t *txn) settle(res Result) (Settled, error) {
 		return s, err
 	}
 	s.BatchID = b.id
-	var cands []*LineRecord
-	for _, seq := range pr.Seqs {
-		r, err := t.getSeq(b, seq)
-		if err != nil {
-			return s, err
+	cands, ok := cache[string(pk)]
+	if !ok {
+		for _, seq := range pr.Seqs {
+			r, err := t.getSeq(b, seq)
+			if err != nil {
+				return s, err
+			}
+			cands = append(cands, r)
 		}
-		cands = append(cands, r)
+		cache[string(pk)] = cands
 	}
 	r, mismatch := match(cands, res)
 	if r == nil {

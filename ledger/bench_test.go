@@ -1,0 +1,118 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"payroll/batch"
+)
+
+// BenchmarkImport imports 1,000,000 lines into a new ledger in one
+// transaction. Reports ns/line and ledger bytes/line.
+func BenchmarkImport(b *testing.B) {
+	n := envInt("LEDGER_BENCH_LINES", 1_000_000)
+	lines := testLines(n)
+	ctx := context.Background()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		db, err := Open(filepath.Join(b.TempDir(), fmt.Sprintf("l%d.db", i)), Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if _, err := db.Import(ctx, spec("big"), lines, nil); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(db.Stats().FileSize)/float64(n), "bytes/line")
+		db.Close()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/line")
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/import")
+}
+
+// BenchmarkClaimRecord claims every line in chunks of 50, records an
+// Accepted outcome per chunk and settles it: three commits per chunk.
+func BenchmarkClaimRecord(b *testing.B) {
+	n := envInt("LEDGER_BENCH_CLAIM_LINES", 100_000)
+	lines := testLines(n)
+	ctx := context.Background()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		db, err := Open(filepath.Join(b.TempDir(), fmt.Sprintf("c%d.db", i)), Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := db.Import(ctx, spec("big"), lines, nil); err != nil {
+			b.Fatal(err)
+		}
+		start := db.Stats().Commits
+		b.StartTimer()
+		chunks := 0
+		for j := 0; j < n; j += 50 {
+			refs := make([]string, 0, 50)
+			for _, l := range lines[j:min(j+50, n)] {
+				refs = append(refs, l.Reference)
+			}
+			cl, got, err := db.Claim(ctx, "big", refs)
+			if err != nil || len(got) != len(refs) {
+				b.Fatal(err, len(got))
+			}
+			ref := "loc/" + cl.ID
+			if err := db.RecordOutcomes(ctx, []Outcome{{BatchID: "big", AttemptID: cl.ID, Refs: refs, Kind: Accepted, Provider: batch.KopoKopo, ProviderRef: ref}}); err != nil {
+				b.Fatal(err)
+			}
+			res := make([]Result, len(got))
+			for k, l := range got {
+				res[k] = Result{Provider: batch.KopoKopo, Reference: ref, Identity: l.Dest.Identity(), Amount: l.Amount, Status: batch.StatePaid, Receipt: "R", Source: "callback"}
+			}
+			if _, err := db.Settle(ctx, res); err != nil {
+				b.Fatal(err)
+			}
+			chunks++
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(db.Stats().Commits-start)/float64(chunks), "commits/chunk")
+		b.ReportMetric(float64(db.Stats().FileSize)/float64(n), "bytes/line")
+		db.Close()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/line")
+}
+
+// BenchmarkByProviderRef looks up a Kopo Kopo chunk (50 lines) by its
+// location in a ledger of 100,000 lines.
+func BenchmarkByProviderRef(b *testing.B) {
+	n := 100_000
+	lines := testLines(n)
+	ctx := context.Background()
+	db, err := Open(filepath.Join(b.TempDir(), "p.db"), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Import(ctx, spec("big"), lines, nil); err != nil {
+		b.Fatal(err)
+	}
+	var locs []string
+	for j := 0; j < n; j += 50 {
+		var refs []string
+		for _, l := range lines[j:min(j+50, n)] {
+			if l.Provider == batch.KopoKopo {
+				refs = append(refs, l.Reference)
+			}
+		}
+		cl := mustClaim(b, db, "big", refs...)
+		loc := "https://sandbox.kopokopo.com/api/v2/transfers/" + cl.ID
+		mustOutcome(b, db, Outcome{BatchID: "big", AttemptID: cl.ID, Refs: refs, Kind: Accepted, Provider: batch.KopoKopo, ProviderRef: loc})
+		locs = append(locs, loc)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		got, err := db.ByProviderRef(ctx, batch.KopoKopo, locs[i%len(locs)])
+		if err != nil || len(got) == 0 {
+			b.Fatal(err)
+		}
+	}
+}
