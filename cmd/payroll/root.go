@@ -96,6 +96,7 @@ Exit codes: 0 ok · 1 operational error · 2 usage · 3 invalid sheet, nothing s
 	root.AddCommand(
 		newValidateCommand(g),
 		newPlanCommand(g),
+		newSandboxCommand(g),
 		newVersionCommand(g),
 	)
 	return root
