@@ -2,6 +2,7 @@ package main
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -62,7 +63,7 @@ func TestUsageErrors(t *testing.T) {
 func TestUnknownConfigKeyIsNamed(t *testing.T) {
 	_, errOut, _ := run(t, "validate", "--config", "testdata/unknown-key.toml", sample("payroll-2026-11.csv"))
 	for _, want := range []string{"unknown key", "kopokopo.max_destination"} {
-		if !contains(errOut, want) {
+		if !strings.Contains(errOut, want) {
 			t.Errorf("stderr %q does not name %q", errOut, want)
 		}
 	}
@@ -71,7 +72,7 @@ func TestUnknownConfigKeyIsNamed(t *testing.T) {
 func TestHelpShowsExamples(t *testing.T) {
 	for _, c := range []string{"validate", "plan", "version"} {
 		out, _, code := run(t, c, "--help")
-		if code != 0 || !contains(out, "Examples:") || !contains(out, "payroll "+c) {
+		if code != 0 || !strings.Contains(out, "Examples:") || !strings.Contains(out, "payroll "+c) {
 			t.Errorf("%s --help: exit %d, no example:\n%s", c, code, out)
 		}
 	}
@@ -79,18 +80,7 @@ func TestHelpShowsExamples(t *testing.T) {
 
 func TestCompletion(t *testing.T) {
 	out, _, code := run(t, "completion", "bash")
-	if code != 0 || !contains(out, "__start_payroll") {
+	if code != 0 || !strings.Contains(out, "__start_payroll") {
 		t.Errorf("completion bash: exit %d, output does not look like a bash completion script", code)
 	}
-}
-
-func contains(s, sub string) bool { return len(sub) == 0 || (len(s) >= len(sub) && indexOf(s, sub) >= 0) }
-
-func indexOf(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
-		}
-	}
-	return -1
 }
