@@ -179,10 +179,10 @@ func TestTokenResponseFixtures(t *testing.T) {
 		refresh time.Duration
 	}{
 		{"token_response_node.json", "0Sn0W6kzNicvoWhDbQcVSKLRUpGjIdlPSEYyrHqrDDoRnQwE7Q", 3240 * time.Second},
-		{"token_response_php.json", "0Sn0W6kzNicvoWhDbQcVSKLRUpGjIdlPSEYyrHqrDDoRnQwE7Q", 3240 * time.Second},   // created_at ISO string
+		{"token_response_php.json", "0Sn0W6kzNicvoWhDbQcVSKLRUpGjIdlPSEYyrHqrDDoRnQwE7Q", 3240 * time.Second},    // created_at ISO string
 		{"token_response_python.json", "0Sn0W6kzNicvoWhDbQcVSKLRUpGjIdlPSEYyrHqrDDoRnQwE7Q", 3240 * time.Second}, // CRLF, no token_type
-		{"token_response_flutter.json", "test-access-token", 9 * time.Second},                                      // created_at integer
-		{"token_response_ruby_stub.json", "access_token", 3240 * time.Second},                                      // access_token only
+		{"token_response_flutter.json", "test-access-token", 9 * time.Second},                                    // created_at integer
+		{"token_response_ruby_stub.json", "access_token", 3240 * time.Second},                                    // access_token only
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
