@@ -125,7 +125,18 @@ func (e *Error) Unwrap() error { return e.Kind }
 
 // Is reports whether the underlying error Err matches target, so that
 // errors.Is finds context.Canceled or a *net.OpError cause as well as Kind.
-func (e *Error) Is(target error) bool { return e.Err != nil && errors.Is(e.Err, target) }
+// The outcome classes are matched only through Kind, so an *Error never
+// reports two of them.
+func (e *Error) Is(target error) bool {
+	if isClass(target) {
+		return false
+	}
+	return e.Err != nil && errors.Is(e.Err, target)
+}
+
+func isClass(err error) bool {
+	return err == batch.ErrTransient || err == batch.ErrRejected || err == batch.ErrOutcomeUnknown
+}
 
 // RetryAfter is how long the provider asked us to wait (429 or 503 with a
 // Retry-After header); zero if it did not. batch.RetryAfter reads it.
@@ -163,6 +174,9 @@ func Classify(provider batch.ProviderName, op string, resp *http.Response, body 
 	if resp == nil {
 		if err == nil {
 			return nil
+		}
+		if pe, ok := errors.AsType[*Error](err); ok {
+			return pe // already classified (a token or pacing failure)
 		}
 		e.Err = err
 		if NothingSent(err) {

@@ -245,8 +245,9 @@ func (c *Client) fetchToken(ctx context.Context) (providers.Token, error) {
 }
 
 // authorized sends a request with a bearer token, and once more with a new
-// token after a 401 (which proves nothing ran).
-func (c *Client) authorized(ctx context.Context, build func() (*http.Request, error)) (*http.Response, []byte, error) {
+// token after a 401 (which proves nothing ran). beforeRetry, if set, runs
+// before that resend; its error ends the call as "not sent".
+func (c *Client) authorized(ctx context.Context, build func() (*http.Request, error), beforeRetry func() error) (*http.Response, []byte, error) {
 	var resp *http.Response
 	var body []byte
 	var err error
@@ -255,6 +256,11 @@ func (c *Client) authorized(ctx context.Context, build func() (*http.Request, er
 		tok, terr := c.tokens.Get(ctx, stale)
 		if terr != nil {
 			return nil, nil, terr
+		}
+		if attempt > 0 && beforeRetry != nil {
+			if err := beforeRetry(); err != nil {
+				return nil, nil, err
+			}
 		}
 		req, berr := build()
 		if berr != nil {
@@ -425,11 +431,18 @@ func (c *Client) Send(ctx context.Context, chunk batch.Chunk) (batch.Accepted, e
 	if err != nil {
 		return batch.Accepted{}, c.fail(batch.ErrRejected, "send", "encode request", err)
 	}
-	if err := c.limit.wait(ctx, payload.PhoneNumber); err != nil {
+	notSent := func(err error) error {
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		return batch.Accepted{}, c.fail(batch.ErrTransient, "send", "not sent: waiting for the rate limit", err)
+		return c.fail(batch.ErrTransient, "send", "not sent: waiting for the rate limit", err)
+	}
+	// Get the token first, so that the request leaves right after its turn.
+	if _, err := c.tokens.Get(ctx, ""); err != nil {
+		return batch.Accepted{}, err
+	}
+	if err := c.limit.wait(ctx, payload.PhoneNumber); err != nil {
+		return batch.Accepted{}, notSent(err)
 	}
 	resp, rbody, err := c.authorized(ctx, func() (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+c.prefix+"/send-money", bytes.NewReader(body))
@@ -438,6 +451,11 @@ func (c *Client) Send(ctx context.Context, chunk batch.Chunk) (batch.Accepted, e
 		}
 		req.Header.Set("Content-Type", "application/json")
 		return req, nil
+	}, func() error {
+		if err := c.limit.again(ctx, payload.PhoneNumber); err != nil {
+			return notSent(err)
+		}
+		return nil
 	})
 	if cerr := providers.Classify(batch.KiotaPay, "send", resp, rbody, err); cerr != nil {
 		return batch.Accepted{}, cerr
@@ -508,7 +526,7 @@ func (c *Client) get(ctx context.Context, op, path string, query url.Values, out
 	}
 	resp, body, err := c.authorized(ctx, func() (*http.Request, error) {
 		return http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
-	})
+	}, nil)
 	if cerr := providers.Classify(batch.KiotaPay, op, resp, body, err); cerr != nil {
 		return cerr
 	}

@@ -48,8 +48,10 @@
 // rate.Limiter (Rate, Burst). The per-phone wait comes first so that the
 // global rate holds at the moment each request leaves. Any wait error
 // (context ended, or its deadline would pass first) means nothing was
-// sent: batch.ErrTransient. The 401 resend does not wait again. The phone
-// map is bounded by the batch and never evicted.
+// sent: batch.ErrTransient. The token is fetched before the wait, so a
+// request leaves right after its turn; the resend after a 401 waits for
+// the global rate again (not for the phone interval: the refused request
+// paid nothing). The phone map is bounded by the batch and never evicted.
 //
 // # Results
 //

@@ -24,7 +24,7 @@ type limiter struct {
 
 type phoneGate struct {
 	sem  chan struct{} // one send to this phone at a time
-	last time.Time     // when the last request to this phone left
+	last time.Time     // when the last request to this phone left; guarded by limiter.mu
 }
 
 func newLimiter(r rate.Limit, burst int, interval time.Duration) *limiter {
@@ -50,8 +50,11 @@ func (l *limiter) wait(ctx context.Context, phone string) error {
 		return ctx.Err()
 	}
 	defer func() { <-g.sem }()
-	if !g.last.IsZero() {
-		if d := time.Until(g.last.Add(l.interval)); d > 0 {
+	l.mu.Lock()
+	last := g.last
+	l.mu.Unlock()
+	if !last.IsZero() {
+		if d := time.Until(last.Add(l.interval)); d > 0 {
 			t := time.NewTimer(d)
 			select {
 			case <-t.C:
@@ -64,6 +67,23 @@ func (l *limiter) wait(ctx context.Context, phone string) error {
 	if err := l.global.Wait(ctx); err != nil {
 		return err
 	}
+	l.mu.Lock()
 	g.last = time.Now()
+	l.mu.Unlock()
+	return nil
+}
+
+// again paces the resend that follows a 401: the global rate holds for
+// it too, and the phone's last send time moves to the resend. (The
+// refused request did not pay, so the phone interval is not waited again.)
+func (l *limiter) again(ctx context.Context, phone string) error {
+	if err := l.global.Wait(ctx); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	if g := l.phones[phone]; g != nil {
+		g.last = time.Now()
+	}
+	l.mu.Unlock()
 	return nil
 }

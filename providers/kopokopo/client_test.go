@@ -335,6 +335,9 @@ func TestTokenEndpointFailures(t *testing.T) {
 			if !errors.Is(err, batch.ErrTransient) || !strings.Contains(err.Error(), tc.msg) {
 				t.Fatalf("error %v, want ErrTransient with %q", err, tc.msg)
 			}
+			if errors.Is(err, batch.ErrOutcomeUnknown) || errors.Is(err, batch.ErrRejected) {
+				t.Errorf("error %v wraps more than one class", err)
+			}
 			if f.posts.Load() != 0 {
 				t.Error("send_money was called without a token")
 			}
