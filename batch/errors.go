@@ -48,6 +48,8 @@ var (
 	ErrTooManyRows        = errors.New("sheet has more rows than the limit (sheet.max_rows)")
 	ErrDigits             = errors.New("must contain digits only")
 	ErrBranchRef          = errors.New("bank_branch_ref must be the UUID Kopo Kopo shows for the branch")
+	ErrAccountNumber      = errors.New("account_number must be 4 to 24 letters or digits")
+	ErrPaybillAccount     = errors.New("paybill_account_number must be at most 20 printable characters")
 )
 
 // Sheet-level problems: they stop reading before any row is checked.

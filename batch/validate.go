@@ -405,7 +405,7 @@ func (v *validator) destination(rec *Record, l *Line, bad func(Column, string, e
 			bad(ColBankBranchRef, d.BankBranchRef, ErrBranchRef)
 		}
 		if d.AccountNumber != "" && !accountRe.MatchString(d.AccountNumber) {
-			bad(ColAccountNumber, "", errors.New("account_number must be 4 to 24 letters or digits"))
+			bad(ColAccountNumber, "", ErrAccountNumber)
 		}
 		if utf8.RuneCountInString(d.AccountName) > maxName {
 			bad(ColAccountName, "", ErrTooLong)
@@ -422,7 +422,7 @@ func (v *validator) destination(rec *Record, l *Line, bad func(Column, string, e
 			bad(ColPaybillNumber, d.PaybillNumber, fmt.Errorf("paybill_number %w (4 to 10)", ErrDigits))
 		}
 		if utf8.RuneCountInString(d.PaybillAccount) > 20 || strings.ContainsFunc(d.PaybillAccount, unicode.IsControl) {
-			bad(ColPaybillAccount, "", errors.New("paybill_account_number must be at most 20 printable characters"))
+			bad(ColPaybillAccount, "", ErrPaybillAccount)
 		}
 	}
 }
