@@ -83,7 +83,11 @@
 // fsync per import, per chunk claimed, per batch of outcomes or results,
 // never one per line on a bulk path. A transaction either commits whole
 // or not at all, so a kill at any point leaves the file as it was after
-// the last commit. NoSync is never set. Open waits at most
+// the last commit. NoSync is never set. NoFreelistSync is: bbolt then
+// does not rewrite its free-page list on every commit (a cost that grew
+// with the file, from 80 to 345 µs per line on a 100,000-line batch) and
+// rebuilds it by scanning the file on open; data pages and the meta page
+// are still fsynced on every commit, so durability is unchanged. Open waits at most
 // Options.Timeout for the file lock and fails with ErrBusy: the lock also
 // keeps two runs from overlapping (a second Open in the same process
 // fails too, since flock is per open file description). On a writable

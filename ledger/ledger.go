@@ -123,7 +123,7 @@ func Open(path string, opts Options) (*DB, error) {
 	if now == nil {
 		now = time.Now
 	}
-	bo := &bolt.Options{Timeout: timeout, ReadOnly: opts.ReadOnly}
+	bo := &bolt.Options{Timeout: timeout, ReadOnly: opts.ReadOnly, NoFreelistSync: true}
 	b, err := bolt.Open(path, 0o600, bo)
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
