@@ -52,6 +52,7 @@ type Outcome struct {
 	Attempt   string   // the attempt ID returned by Claim
 	Refs      []string // line references
 	Kind      OutcomeKind
+	Provider  ProviderName
 	Reference string // provider reference, when accepted
 	Reason    string // why, when not accepted
 }
@@ -248,7 +249,7 @@ func (r *Runner) chunk(ctx context.Context, batchID string, c Chunk, pl *pacer) 
 	st.Requests++
 	acc, err := r.send(ctx, c)
 	pl.done(paced, true)
-	out := Outcome{BatchID: batchID, Attempt: attempt, Refs: refsOf(claimed)}
+	out := Outcome{BatchID: batchID, Attempt: attempt, Refs: refsOf(claimed), Provider: c.Provider}
 	switch {
 	case err == nil:
 		out.Kind, out.Reference = OutcomeAccepted, acc.Reference

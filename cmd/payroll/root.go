@@ -20,6 +20,8 @@ var version = "dev"
 // globalOptions are the flags every command shares.
 type globalOptions struct {
 	configPath string
+	ledgerPath string
+	reportDir  string
 	logFormat  string
 	quiet      bool
 
@@ -46,6 +48,22 @@ func (g *globalOptions) loadConfig() (*batch.Config, error) {
 		return nil, err
 	}
 	return &cfg, nil
+}
+
+// ledger is the ledger path: --ledger, or the config's ledger.path.
+func (g *globalOptions) ledger(cfg *batch.Config) string {
+	if g.ledgerPath != "" {
+		return g.ledgerPath
+	}
+	return cfg.Ledger.Path
+}
+
+// reports is the report directory: --report-dir or ./reports.
+func (g *globalOptions) reports() string {
+	if g.reportDir != "" {
+		return g.reportDir
+	}
+	return "reports"
 }
 
 // logger writes to stderr as text or JSON. Phone and account numbers are
@@ -88,6 +106,8 @@ Exit codes: 0 ok · 1 operational error · 2 usage · 3 invalid sheet, nothing s
 	}
 	f := root.PersistentFlags()
 	f.StringVar(&g.configPath, "config", "", "config file (default ./payroll.toml if present)")
+	f.StringVar(&g.ledgerPath, "ledger", "", "ledger file (default ledger.path of the config, payroll.db)")
+	f.StringVar(&g.reportDir, "report-dir", "", "where reports are written (default ./reports)")
 	f.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	f.BoolVarP(&g.quiet, "quiet", "q", false, "print only warnings, errors and results")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
@@ -96,6 +116,12 @@ Exit codes: 0 ok · 1 operational error · 2 usage · 3 invalid sheet, nothing s
 	root.AddCommand(
 		newValidateCommand(g),
 		newPlanCommand(g),
+		newRunCommand(g),
+		newSettleCommand(g),
+		newStatusCommand(g),
+		newReportCommand(g),
+		newRetryCommand(g),
+		newResolveCommand(g),
 		newSandboxCommand(g),
 		newVersionCommand(g),
 	)
@@ -111,7 +137,7 @@ func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
-	if err != nil && !errors.Is(err, errInvalidSheet) {
+	if err != nil && !errors.Is(err, errInvalidSheet) && !errors.Is(err, errQuietExit) {
 		msg := err.Error()
 		if isCobraUsage(msg) {
 			err = withCode(exitUsage, err)

@@ -1,0 +1,266 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"payroll/batch"
+	"payroll/ledger"
+	"payroll/reports"
+)
+
+type runOptions struct {
+	sheet           string
+	batchID         string
+	sandbox         bool
+	wait            time.Duration
+	skipInvalid     bool
+	allowDuplicates bool
+}
+
+func newRunCommand(g *globalOptions) *cobra.Command {
+	var o runOptions
+	cmd := &cobra.Command{
+		Use:   "run SHEET",
+		Short: "Import a sheet, pay every line once, wait until settled, write reports",
+		Long: `run validates the sheet, imports it into the ledger as a batch (the file name
+without extension, or --batch), stops if a line looks like a payment already
+made in another batch (--allow-duplicates to go on), sends every pending line
+through its provider (the intent is committed to the ledger before any request
+leaves), waits for callbacks and polls until every line is paid or failed or
+--wait runs out, and writes the reconciliation report.
+
+Running it again is the way to resume: lines already sent are never sent again.
+With --sandbox the provider emulators run in-process (no credentials needed, no
+money moves) and a separate ledger (payroll-sandbox.db) and report directory
+(reports/sandbox) are used unless --ledger or --report-dir say otherwise.
+
+Exit: 0 every line paid · 3 invalid sheet or possible duplicates, nothing sent ·
+4 settled with failed, unknown, conflict or skipped lines · 5 still pending when
+--wait ran out · 11 ledger busy · 130 interrupted (safe; run again to resume).`,
+		Example: `  payroll run --sandbox samples/payroll-2026-11.xlsx
+  payroll run --wait 30m november.csv
+  payroll run --batch nov-2026-suppliers --skip-invalid suppliers.xlsx`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRun(cmd.Context(), o, g, args[0])
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.sheet, "sheet", "", "XLSX worksheet to read (default the first)")
+	f.StringVar(&o.batchID, "batch", "", "batch ID (default the sheet's file name without extension)")
+	f.BoolVar(&o.sandbox, "sandbox", false, "pay through in-process provider emulators (no credentials, no money moves)")
+	f.DurationVar(&o.wait, "wait", 15*time.Minute, "how long to wait for results before writing the report (0: do not wait)")
+	f.BoolVar(&o.skipInvalid, "skip-invalid", false, "pay the valid rows even if some are invalid (they are reported as invalid)")
+	f.BoolVar(&o.allowDuplicates, "allow-duplicates", false, "pay lines that look like payments already made in another batch")
+	return cmd
+}
+
+// sandboxPaths keeps sandbox runs away from the real ledger and reports.
+func (g *globalOptions) sandboxPaths() {
+	if g.ledgerPath == "" {
+		g.ledgerPath = "payroll-sandbox.db"
+	}
+	if g.reportDir == "" {
+		g.reportDir = filepath.Join("reports", "sandbox")
+	}
+}
+
+func runRun(ctx context.Context, o runOptions, g *globalOptions, path string) error {
+	cfg, err := g.loadConfig()
+	if err != nil {
+		return err
+	}
+	if o.sandbox {
+		g.sandboxPaths()
+	}
+	log := g.logger()
+	v, err := batch.ValidateFile(ctx, path, cfg, o.sheet)
+	if err != nil {
+		return err
+	}
+	if !v.OK() {
+		printErrors(g.stderr, v)
+		if !o.skipInvalid || len(v.Lines) == 0 && v.Rows == 0 {
+			printValidationSummary(g.stderr, v)
+			return errInvalidSheet
+		}
+		fmt.Fprintf(g.stderr, "%d invalid %s will be skipped and reported as invalid (--skip-invalid)\n\n",
+			len(v.Invalid), plural(len(v.Invalid), "row", "rows"))
+	}
+	batchID := o.batchID
+	if batchID == "" {
+		batchID = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	}
+	hash, err := fileHash(path)
+	if err != nil {
+		return err
+	}
+	db, err := openLedger(g.ledger(cfg))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	rep, err := db.Import(ctx, ledger.ImportSpec{BatchID: batchID, File: filepath.Base(path), SheetHash: hash, ConfigFingerprint: cfg.Fingerprint()}, v.Lines, v.Invalid)
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	printImport(g.stdout, rep)
+	if !o.allowDuplicates {
+		dups, err := db.Duplicates(ctx, batchID, cfg.Ledger.DuplicateWindow.Duration)
+		if err != nil {
+			return err
+		}
+		if len(dups) > 0 {
+			for _, d := range dups {
+				fmt.Fprintf(g.stderr, "row %d (%s): same destination, amount and currency as %s in batch %s (%s %s)\n",
+					d.Row, d.Ref, d.OtherRef, d.OtherBatch, d.OtherState, d.When.Format(time.DateTime))
+			}
+			return withCode(exitInvalid, fmt.Errorf("%d %s like payments already made in the last %s; nothing was sent. Run with --allow-duplicates if they are intended",
+				len(dups), plural(len(dups), "line looks", "lines look"), cfg.Ledger.DuplicateWindow.Duration))
+		}
+	}
+	return sendAndSettle(ctx, g, cfg, db, log, batchID, o.sandbox, o.wait)
+}
+
+// sendAndSettle sends the batch's pending lines, waits for results until
+// wait runs out, writes the reports and prints the summary. run and retry
+// share it.
+func sendAndSettle(ctx context.Context, g *globalOptions, cfg *batch.Config, db *ledger.DB, log *slog.Logger, batchID string, useSandbox bool, wait time.Duration) error {
+	pending, providers, err := pendingLines(ctx, db, batchID)
+	if err != nil {
+		return err
+	}
+	unsettled, err := db.Unsettled(ctx, batchID)
+	if err != nil {
+		return err
+	}
+	for _, u := range unsettled {
+		providers[u.Provider] = true
+	}
+	var runErr error
+	if len(providers) > 0 {
+		e, err := startEngine(ctx, g, cfg, db, providers, useSandbox)
+		if err != nil {
+			return err
+		}
+		defer e.close()
+		if len(pending) > 0 {
+			plan := batch.MakePlan(pending, cfg)
+			log.Info("sending", "batch", batchID, "lines", len(pending), "requests", len(plan.Chunks))
+			progress := newRunProgress(g.stderr, g.logger(), len(pending), g.quiet)
+			stats, err := e.runner(progress).Run(ctx, batchID, plan.Chunks)
+			progress.finish()
+			log.Info("sent", "accepted", stats.Accepted, "failed", stats.Failed, "unknown", stats.Unknown,
+				"not_sent", stats.NotSent, "requests", stats.Requests)
+			runErr = err
+		}
+		if runErr == nil && wait > 0 {
+			left, err := e.settler.Settle(ctx, batchID, time.Now().Add(wait))
+			if err != nil {
+				runErr = err
+			} else if left > 0 {
+				log.Info("still waiting for results when --wait ran out", "requests", left)
+			}
+		}
+		if useSandbox {
+			// Let the emulator finish delivering callbacks so that the
+			// receiver stops on a quiet line.
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			e.sb.Flush(fctx)
+			cancel()
+		}
+	}
+	r, err := buildReport(context.WithoutCancel(ctx), db, batchID)
+	if err != nil {
+		return err
+	}
+	if err := writeReports(g, cfg, r, reports.Formats); err != nil {
+		return err
+	}
+	reports.WriteSummary(g.stdout, r)
+	if runErr != nil {
+		if errors.Is(runErr, context.Canceled) {
+			fmt.Fprintln(g.stderr, "interrupted: every request sent was recorded; run the same command again to resume")
+			return withCode(exitInterrupted, runErr)
+		}
+		return runErr
+	}
+	if code := finalCode(r); code != exitOK {
+		return withCode(code, errQuietExit)
+	}
+	return nil
+}
+
+// errQuietExit carries a non-zero exit code whose story the summary has
+// already told.
+var errQuietExit = errors.New("")
+
+func pendingLines(ctx context.Context, db *ledger.DB, batchID string) ([]batch.Line, map[batch.ProviderName]bool, error) {
+	var out []batch.Line
+	providers := map[batch.ProviderName]bool{}
+	for rec, err := range db.Lines(ctx, batchID) {
+		if err != nil {
+			return nil, nil, err
+		}
+		if rec.State == batch.StatePending {
+			out = append(out, rec.Line)
+			providers[rec.Line.Provider] = true
+		}
+	}
+	return out, providers, nil
+}
+
+func writeReports(g *globalOptions, cfg *batch.Config, r *reports.Report, formats []string) error {
+	paths, err := reports.WriteFiles(g.reports(), r, formats)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stdout, "Report: %s\n", strings.Join(paths, ", "))
+	return nil
+}
+
+func printImport(w io.Writer, r ledger.ImportReport) {
+	verb := "imported"
+	if !r.Created {
+		verb = "re-imported"
+	}
+	fmt.Fprintf(w, "Batch %s %s: %d new, %d unchanged, %d updated", r.BatchID, verb, r.Added, r.Unchanged, r.Updated)
+	for _, x := range []struct {
+		n    int
+		what string
+	}{{r.Revived, "fixed"}, {r.Invalid, "invalid"}, {r.Cancelled, "cancelled"}, {r.Conflicts, "conflicts"}, {r.Departed, "left the sheet after being sent"}} {
+		if x.n > 0 {
+			fmt.Fprintf(w, ", %d %s", x.n, x.what)
+		}
+	}
+	fmt.Fprintln(w)
+	for _, c := range r.ConflictLines {
+		fmt.Fprintf(w, "  conflict: row %d (%s) changed after it was sent (%s); it will not be paid again\n", c.Row, c.Ref, c.State)
+	}
+}
+
+func fileHash(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

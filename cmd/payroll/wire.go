@@ -1,0 +1,326 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"payroll/batch"
+	"payroll/ledger"
+	"payroll/providers/kiotapay"
+	"payroll/providers/kopokopo"
+	"payroll/providers/sandbox"
+)
+
+// secrets are the provider credentials, read only from the environment.
+type secrets struct {
+	k2ClientID, k2ClientSecret, k2APIKey string
+	kpAPIKey, kpAPISecret                string
+}
+
+// secretEnv reads NAME, or the 0600 file named by NAME_FILE.
+func secretEnv(name string) (string, error) {
+	if v := os.Getenv(name); v != "" {
+		return v, nil
+	}
+	path := os.Getenv(name + "_FILE")
+	if path == "" {
+		return "", nil
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("%s_FILE: %w", name, err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("%s_FILE: %s is readable by others (mode %v); chmod 600 it", name, path, fi.Mode().Perm())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%s_FILE: %w", name, err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+func loadSecrets() (secrets, error) {
+	var s secrets
+	var errs []error
+	for _, v := range []struct {
+		name string
+		dst  *string
+	}{
+		{"KOPOKOPO_CLIENT_ID", &s.k2ClientID}, {"KOPOKOPO_CLIENT_SECRET", &s.k2ClientSecret},
+		{"KOPOKOPO_API_KEY", &s.k2APIKey}, {"KIOTAPAY_API_KEY", &s.kpAPIKey}, {"KIOTAPAY_API_SECRET", &s.kpAPISecret},
+	} {
+		val, err := secretEnv(v.name)
+		errs = append(errs, err)
+		*v.dst = val
+	}
+	return s, errors.Join(errs...)
+}
+
+// need checks that the credentials of the providers in use are present.
+func (s secrets) need(providers map[batch.ProviderName]bool) error {
+	var missing []string
+	if providers[batch.KopoKopo] {
+		for n, v := range map[string]string{"KOPOKOPO_CLIENT_ID": s.k2ClientID, "KOPOKOPO_CLIENT_SECRET": s.k2ClientSecret, "KOPOKOPO_API_KEY": s.k2APIKey} {
+			if v == "" {
+				missing = append(missing, n)
+			}
+		}
+	}
+	if providers[batch.KiotaPay] {
+		for n, v := range map[string]string{"KIOTAPAY_API_KEY": s.kpAPIKey, "KIOTAPAY_API_SECRET": s.kpAPISecret} {
+			if v == "" {
+				missing = append(missing, n)
+			}
+		}
+	}
+	if len(missing) > 0 {
+		return usageErrorf("missing credentials in the environment: %s (or NAME_FILE naming a 0600 file; --sandbox needs none)", strings.Join(slices.Sorted(slices.Values(missing)), ", "))
+	}
+	return nil
+}
+
+// openLedger opens the ledger, creating it if needed (run), mapping a held
+// lock to exit 11.
+func openLedger(path string) (*ledger.DB, error) {
+	db, err := ledger.Open(path, ledger.Options{})
+	if errors.Is(err, ledger.ErrBusy) {
+		return nil, withCode(exitLocked, err)
+	}
+	return db, err
+}
+
+// openExistingLedger opens a ledger that must already exist (status,
+// report, settle, retry, resolve never create one).
+func openExistingLedger(path string) (*ledger.DB, error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, usageErrorf("no ledger at %s (payroll run creates it; --ledger names another)", path)
+	}
+	return openLedger(path)
+}
+
+// engine holds what run, settle and retry need once the ledger is open.
+type engine struct {
+	cfg      *batch.Config
+	db       *ledger.DB
+	log      *slog.Logger
+	secrets  secrets
+	k2       *kopokopo.Client
+	kp       *kiotapay.Client
+	sb       *sandbox.Sandbox
+	cb       *callbackServer
+	settler  *batch.Settler
+	progress *runProgress
+}
+
+// startEngine builds the clients for the providers in use and starts the
+// callback receiver. With useSandbox the emulators run in-process with
+// generated credentials, and the config's URLs are replaced by theirs.
+func startEngine(ctx context.Context, g *globalOptions, cfg *batch.Config, db *ledger.DB, providers map[batch.ProviderName]bool, useSandbox bool) (*engine, error) {
+	e := &engine{cfg: cfg, db: db, log: g.logger()}
+	k2Base, kpBase := cfg.KopoKopo.BaseURL, cfg.KiotaPay.BaseURL
+	kpEnv := cfg.KiotaPay.Environment
+	listen, public := cfg.Callbacks.Listen, cfg.Callbacks.PublicURL
+	if useSandbox {
+		opts := sandbox.Options{Seed: uint64(time.Now().UnixNano()), ProcessingDelay: 300 * time.Millisecond}
+		e.sb = sandbox.New(opts)
+		base, err := e.sb.Start()
+		if err != nil {
+			return nil, fmt.Errorf("sandbox: %w", err)
+		}
+		c := e.sb.Credentials()
+		e.secrets = secrets{c.KopoKopoClientID, c.KopoKopoClientSecret, c.KopoKopoAPIKey, c.KiotaPayAPIKey, c.KiotaPayAPISecret}
+		k2Base, kpBase, kpEnv = base, base, "sandbox"
+		listen, public = "127.0.0.1:0", ""
+		e.log.Info("sandbox started: no real provider is called", "url", base)
+	} else {
+		s, err := loadSecrets()
+		if err != nil {
+			return nil, withCode(exitUsage, err)
+		}
+		if err := s.need(providers); err != nil {
+			return nil, err
+		}
+		e.secrets = s
+		if public == "" {
+			return nil, usageErrorf("callbacks.public_url is required: both providers POST results to it (see README)")
+		}
+	}
+	e.settler = &batch.Settler{
+		Ledger:   settleLedger{db: db, log: e.log},
+		Pollers:  map[batch.ProviderName]batch.Poller{},
+		Interval: cfg.Settle.PollInterval.Duration,
+		Rates:    map[batch.ProviderName]rate.Limit{batch.KiotaPay: rate.Limit(cfg.KiotaPay.Rate)},
+		Logger:   e.log,
+	}
+	if useSandbox {
+		e.settler.Interval = time.Second
+		e.settler.MaxInterval = 5 * time.Second
+	}
+	cb, err := startCallbacks(ctx, listen, public, e)
+	if err != nil {
+		e.close()
+		return nil, err
+	}
+	e.cb = cb
+	if providers[batch.KopoKopo] {
+		e.k2, err = kopokopo.New(kopokopo.Config{
+			BaseURL: k2Base, ClientID: e.secrets.k2ClientID, ClientSecret: e.secrets.k2ClientSecret,
+			APIKey: e.secrets.k2APIKey, SourceIdentifier: cfg.KopoKopo.SourceIdentifier,
+			CallbackURL: cb.kopokopoURL(), UserAgent: "payroll/" + version, Logger: e.log,
+		})
+		if err != nil {
+			e.close()
+			return nil, err
+		}
+		e.settler.Pollers[batch.KopoKopo] = e.k2
+	}
+	if providers[batch.KiotaPay] {
+		e.kp, err = kiotapay.New(kiotapay.Config{
+			BaseURL: kpBase, Environment: kpEnv, APIKey: e.secrets.kpAPIKey, APISecret: e.secrets.kpAPISecret,
+			CallbackURL: cb.kiotapayURL(), Rate: rate.Limit(cfg.KiotaPay.Rate), Burst: cfg.KiotaPay.Burst,
+			PerPhoneInterval: cfg.KiotaPay.PerPhoneInterval.Duration, Logger: e.log,
+		})
+		if err != nil {
+			e.close()
+			return nil, err
+		}
+		e.settler.Pollers[batch.KiotaPay] = e.kp
+	}
+	return e, nil
+}
+
+// callbackToken is the unguessable path segment of the KiotaPay callback
+// URL (KiotaPay does not sign callbacks). It is derived from the API secret
+// so that it is the same for run and a later settle.
+func callbackToken(secret string) string {
+	sum := sha256.Sum256([]byte("payroll kiotapay callback path\x00" + secret))
+	return hex.EncodeToString(sum[:16])
+}
+
+// runner returns the dispatcher for this engine.
+func (e *engine) runner(progress batch.Progress) *batch.Runner {
+	r := &batch.Runner{
+		Ledger:   runLedger{db: e.db},
+		Senders:  map[batch.ProviderName]batch.Sender{},
+		Pacing:   map[batch.ProviderName]batch.Pacing{},
+		Logger:   e.log,
+		Progress: progress,
+	}
+	if e.k2 != nil {
+		r.Senders[batch.KopoKopo] = e.k2
+		r.Pacing[batch.KopoKopo] = batch.Pacing{InFlight: 4}
+	}
+	if e.kp != nil {
+		kp := e.cfg.KiotaPay
+		// Enough requests in flight that provider latency does not waste
+		// the rate budget: rate × a generous latency allowance.
+		inflight := max(4, int(kp.Rate*2)+kp.Burst)
+		r.Senders[batch.KiotaPay] = e.kp
+		r.Pacing[batch.KiotaPay] = batch.Pacing{Rate: rate.Limit(kp.Rate), Burst: kp.Burst, PerPhoneInterval: kp.PerPhoneInterval.Duration, InFlight: inflight}
+	}
+	return r
+}
+
+func (e *engine) close() {
+	if e.cb != nil {
+		e.cb.close()
+	}
+	if e.sb != nil {
+		e.sb.Close()
+	}
+}
+
+// runLedger adapts the ledger to batch.Ledger.
+type runLedger struct{ db *ledger.DB }
+
+func (l runLedger) Claim(ctx context.Context, batchID string, refs []string) (string, []batch.Line, error) {
+	c, lines, err := l.db.Claim(ctx, batchID, refs)
+	return c.ID, lines, err
+}
+
+func (l runLedger) RecordOutcomes(ctx context.Context, outs []batch.Outcome) error {
+	conv := make([]ledger.Outcome, len(outs))
+	for i, o := range outs {
+		var k ledger.OutcomeKind
+		switch o.Kind {
+		case batch.OutcomeAccepted:
+			k = ledger.Accepted
+		case batch.OutcomeNotSent:
+			k = ledger.Rejected
+		case batch.OutcomeFailed:
+			k = ledger.Failed
+		default:
+			k = ledger.Unknown
+		}
+		conv[i] = ledger.Outcome{BatchID: o.BatchID, AttemptID: o.Attempt, Refs: o.Refs, Kind: k, Reason: o.Reason}
+		if o.Kind == batch.OutcomeAccepted {
+			conv[i].Provider, conv[i].ProviderRef = o.Provider, o.Reference
+		}
+	}
+	return l.db.RecordOutcomes(ctx, conv)
+}
+
+// settleLedger adapts the ledger to batch.SettleLedger.
+type settleLedger struct {
+	db  *ledger.DB
+	log *slog.Logger
+}
+
+func (l settleLedger) Unsettled(ctx context.Context, batchID string) ([]batch.Unsettled, error) {
+	us, err := l.db.Unsettled(ctx, batchID)
+	out := make([]batch.Unsettled, len(us))
+	for i, u := range us {
+		out[i] = batch.Unsettled{Provider: u.Provider, Reference: u.Reference, Lines: len(u.Lines)}
+	}
+	return out, err
+}
+
+func (l settleLedger) Apply(ctx context.Context, results []batch.Result) (int, error) {
+	return applyResults(ctx, l.db, l.log, results)
+}
+
+// applyResults records final results (paid or failed) in the ledger;
+// results still pending are ignored. Flagged results (a mismatch or a
+// contradiction) are logged: they are recorded in the event log and never
+// applied.
+func applyResults(ctx context.Context, db *ledger.DB, log *slog.Logger, results []batch.Result) (int, error) {
+	var rs []ledger.Result
+	for _, r := range results {
+		if r.Status != batch.StatePaid && r.Status != batch.StateFailed {
+			continue
+		}
+		rs = append(rs, ledger.Result{Provider: r.Provider, Reference: r.Reference, Identity: r.Identity,
+			Amount: r.Amount, Status: r.Status, Receipt: r.Receipt, Reason: r.Reason, Source: r.Source})
+	}
+	if len(rs) == 0 {
+		return 0, nil
+	}
+	settled, err := db.Settle(ctx, rs)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, s := range settled {
+		switch s.Action {
+		case ledger.Applied:
+			n++
+		case ledger.Flagged:
+			log.Warn("result not applied: it contradicts the ledger", "batch", s.BatchID, "line", s.LineRef,
+				"source", s.Result.Source, "status", s.Result.Status, "note", s.Note)
+		case ledger.Unmatched:
+			log.Warn("result matches no line", "provider", s.Result.Provider, "source", s.Result.Source, "note", s.Note)
+		}
+	}
+	return n, nil
+}
