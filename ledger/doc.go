@@ -27,11 +27,17 @@
 //	           recovery reads this instead of scanning every line
 //
 // A line record is an 8-byte header (format version, state code, sheet
-// row, fingerprint length), the fingerprint, then the JSON of LineRecord
-// (batch.Line, attempts, provider reference, receipt, failure reason,
-// flags, timestamps). Imports and scans compare state and fingerprint
-// from the header without decoding JSON. Append-only buckets (lines,
-// events, and refs of a new batch, inserted sorted) use FillPercent 1.0.
+// row, fingerprint length), the fingerprint, then a compact binary body
+// (format 2, laid out in codec.go): the LineRecord's fields as varints and
+// length-prefixed strings, the line's reference stored once, provider,
+// destination type, currency and states as one-byte codes, amounts as
+// integer cents, times as Unix seconds and nanoseconds; only an invalid
+// row's details are JSON. A typical mobile-wallet line takes 95 bytes, 38
+// of them the fingerprint, where format 1 (header and JSON) took 335.
+// Imports and scans compare state and fingerprint from the header without
+// decoding the body; a damaged body is an ErrInvariant, never a panic.
+// Append-only buckets (lines, events, and refs of a new batch, inserted
+// sorted) use FillPercent 1.0.
 //
 // # States
 //
@@ -87,7 +93,9 @@
 // does not rewrite its free-page list on every commit (a cost that grew
 // with the file, from 80 to 345 µs per line on a 100,000-line batch) and
 // rebuilds it by scanning the file on open; data pages and the meta page
-// are still fsynced on every commit, so durability is unchanged. Open waits at most
+// are still fsynced on every commit, so durability is unchanged. The file
+// is mapped with 1 GiB of headroom so that a large import does not remap
+// it mid-transaction (see initialMmapSize). Open waits at most
 // Options.Timeout for the file lock and fails with ErrBusy: the lock also
 // keeps two runs from overlapping (a second Open in the same process
 // fails too, since flock is per open file description). On a writable

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 
 // Schema is the ledger format this package reads and writes. It is stored
 // in the meta bucket at first open and checked at every open.
-const Schema = "payroll-ledger/1"
+const Schema = "payroll-ledger/2"
 
 // DefaultTimeout is how long Open waits for the file lock when
 // Options.Timeout is zero.
@@ -123,7 +124,7 @@ func Open(path string, opts Options) (*DB, error) {
 	if now == nil {
 		now = time.Now
 	}
-	bo := &bolt.Options{Timeout: timeout, ReadOnly: opts.ReadOnly, NoFreelistSync: true}
+	bo := &bolt.Options{Timeout: timeout, ReadOnly: opts.ReadOnly, NoFreelistSync: true, InitialMmapSize: initialMmapSize(path)}
 	b, err := bolt.Open(path, 0o600, bo)
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
@@ -145,6 +146,23 @@ func Open(path string, opts Options) (*DB, error) {
 		db.recovered = n
 	}
 	return db, nil
+}
+
+// initialMmapSize is the address space mapped at Open: on 64-bit
+// platforms the file's size plus 1 GiB of headroom. bbolt remaps when a
+// write transaction grows the file past the mapping, and every remap
+// copies each key and value the transaction holds out of the old mapping:
+// a 1,000,000-line import remapped 15 times and copied 10 GB. The mapping
+// is address space only; memory is used as pages are touched.
+func initialMmapSize(path string) int {
+	if strconv.IntSize < 64 {
+		return 0
+	}
+	size := int64(1 << 30)
+	if fi, err := os.Stat(path); err == nil {
+		size += fi.Size()
+	}
+	return int(size)
 }
 
 type busyError struct {
