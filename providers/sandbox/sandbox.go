@@ -167,6 +167,7 @@ type Sandbox struct {
 	failRule func(identity, amount string) bool
 	prov     map[Provider]*provState
 	payouts  []*Payout
+	byPayee  map[string][]*Payout // identity|amount|currency -> payouts, for the duplicate check
 	k2       map[string]*k2Request
 	kp       map[string]*kpRecord
 	kpOrder  []string

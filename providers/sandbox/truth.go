@@ -201,8 +201,12 @@ func (s *Sandbox) violation(p Provider, kind ViolationKind, format string, args 
 // recordLocked adds an accepted payout to the truth, checking for duplicate
 // payouts and phone spacing. s.mu must be held.
 func (s *Sandbox) recordLocked(p *Payout, phone string) {
-	for _, q := range s.payouts {
-		if q.Identity == p.Identity && q.Amount == p.Amount && q.Currency == p.Currency && q.Status != StatusFailed {
+	if s.byPayee == nil {
+		s.byPayee = map[string][]*Payout{}
+	}
+	payee := p.Identity + "|" + p.Amount + "|" + p.Currency
+	for _, q := range s.byPayee[payee] {
+		if q.Status != StatusFailed {
 			s.violationLocked(p.Provider, ViolationDuplicatePayout,
 				"%s %s %s accepted as %s while %s (%s) is %s", p.Identity, p.Currency, p.Amount, p.Reference, q.Reference, q.Provider, q.Status)
 			break
@@ -223,6 +227,7 @@ func (s *Sandbox) recordLocked(p *Payout, phone string) {
 		ps.lastPhone[phone] = p.AcceptedAt
 	}
 	s.payouts = append(s.payouts, p)
+	s.byPayee[payee] = append(s.byPayee[payee], p)
 }
 
 // provState is the run-time state of one emulated provider. Guarded by Sandbox.mu.
