@@ -260,8 +260,8 @@ func sameRef(ledgerRef string, p sandbox.Payout) bool {
 
 // truthOpts relax checkTruth.
 type truthOpts struct {
-	// unknownOK lists lines that may be unknown whatever the truth (the
-	// ledger cannot know: the response was lost).
+	// unknownOK lists lines whose send response was lost: they may be
+	// unknown whatever the truth, and their payouts may be in no attempt.
 	unknownOK map[string]bool
 	// pendingOK allows lines still accepted (the run did not wait).
 	pendingOK bool

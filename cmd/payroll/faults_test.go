@@ -1,0 +1,186 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"payroll/batch"
+	"payroll/providers/sandbox"
+)
+
+// TestE2EExactlyOnceUnderFaults: a Kopo Kopo send that is accepted and
+// then answered 500, and one accepted and then dropped, leave their lines
+// unknown; the sandbox paid each at most once; re-runs never resend them;
+// an operator resolves one paid and one failed; retry sends new attempts
+// only for the conclusively failed lines; the final ledger is the truth.
+func TestE2EExactlyOnceUnderFaults(t *testing.T) {
+	h := newHarness(t, sandbox.Options{}, knobs{maxDest: 2})
+	a := []row{
+		{"A1", "Alpha One", "0712400001", "1100", "KES"},
+		{"A2", "Alpha Two", "0712400999", "1200", "KES"}, // the sandbox fails it
+	}
+	b := []row{
+		{"B1", "Bravo One", "0712500001", "2100", "KES"},
+		{"B2", "Bravo Two", "0712500002", "2200", "KES"},
+	}
+	c := []row{
+		{"C1", "Charlie One", "0712600001", "3100", "KES"},
+		{"D1", "Delta One", "0712600999", "3200", "KES"}, // fails conclusively
+	}
+
+	// 1. Accepted, then 500: A1 and A2 unknown.
+	h.sb.SetFaults(sandbox.KopoKopo, sandbox.Faults{ErrorAfter: sandbox.Trigger{Next: 1}})
+	path := h.writeSheet("faults.csv", a)
+	h.mustCode(exitUnsettled, "run", "--wait", "10s", path)
+	// 2. The sheet grows; the new chunk is accepted and dropped: B1, B2
+	// unknown. A1 and A2 are not sent again.
+	h.sb.SetFaults(sandbox.KopoKopo, sandbox.Faults{DropAfter: sandbox.Trigger{Next: 1}})
+	path = h.writeSheet("faults.csv", append(append([]row{}, a...), b...))
+	h.mustCode(exitUnsettled, "run", "--wait", "10s", path)
+	// 3. No faults; the sheet grows again: C1 paid, D1 failed.
+	h.sb.SetFaults(sandbox.KopoKopo, sandbox.Faults{})
+	sheet := append(append(append([]row{}, a...), b...), c...)
+	path = h.writeSheet("faults.csv", sheet)
+	h.mustCode(exitUnsettled, "run", "--wait", "10s", path)
+
+	unknown := map[string]bool{"A1": true, "A2": true, "B1": true, "B2": true}
+	recs := h.checkTruth("faults", truthOpts{unknownOK: unknown})
+	want := map[string]batch.State{"A1": batch.StateUnknown, "A2": batch.StateUnknown, "B1": batch.StateUnknown,
+		"B2": batch.StateUnknown, "C1": batch.StatePaid, "D1": batch.StateFailed}
+	for _, rec := range recs {
+		if rec.State != want[rec.Ref] {
+			t.Errorf("line %s: %s, want %s", rec.Ref, rec.State, want[rec.Ref])
+		}
+		if n := len(h.payoutsOf(rec.Line)); n != 1 {
+			t.Errorf("line %s: %d sandbox payouts, want 1", rec.Ref, n)
+		}
+	}
+	if k2, _ := h.sends(); k2 != 3 {
+		t.Errorf("%d kopokopo sends, want 3 (one per chunk, no resend)", k2)
+	}
+
+	// A re-run sends nothing: unknown lines wait for proof.
+	h.mustCode(exitUnsettled, "run", "--wait", "10s", path)
+	if k2, _ := h.sends(); k2 != 3 {
+		t.Errorf("re-run: %d kopokopo sends, want 3", k2)
+	}
+	out, _ := h.mustCode(exitOK, "resolve", "faults", "A1", "--paid", "--note", "K2 dashboard shows the transfer")
+	if !strings.Contains(out, "resolved as paid") {
+		t.Errorf("resolve stdout: %s", out)
+	}
+	h.mustCode(exitOK, "resolve", "faults", "A2", "--failed", "--note", "K2 dashboard shows it failed")
+	// Resolving a line that is not unknown is a usage error.
+	h.mustCode(exitUsage, "resolve", "faults", "C1", "--failed", "--note", "wrong line")
+	h.mustCode(exitUsage, "resolve", "faults", "B1", "--paid") // no note
+	var notes []string
+	for _, ev := range h.events("faults") {
+		if strings.Contains(ev.Cause+ev.Note, "K2 dashboard") {
+			notes = append(notes, ev.Ref+" "+string(ev.To)+" "+ev.Cause+ev.Note)
+		}
+	}
+	if len(notes) != 2 || !strings.HasPrefix(notes[0], "A1 paid") || !strings.HasPrefix(notes[1], "A2 failed") {
+		t.Errorf("operator events: %q", notes)
+	}
+
+	// retry: new attempts for A2 (resolved failed) and D1 (failed), never
+	// for the unknown B1, B2. This time the sandbox pays them.
+	h.sb.SetFailRule(func(string, string) bool { return false })
+	before := map[string]int{}
+	for _, rec := range h.lines("faults") {
+		before[rec.Ref] = len(h.payoutsOf(rec.Line))
+	}
+	out, _ = h.mustCode(exitUnsettled, "retry", "--yes", "--wait", "10s", "faults")
+	if !strings.Contains(out, "2 lines will be sent again") {
+		t.Errorf("retry stdout:\n%s", out)
+	}
+	for _, rec := range h.lines("faults") {
+		got := len(h.payoutsOf(rec.Line))
+		wantNew := 0
+		if rec.Ref == "A2" || rec.Ref == "D1" {
+			wantNew = 1
+		}
+		if got-before[rec.Ref] != wantNew {
+			t.Errorf("retry: line %s got %d new payouts, want %d", rec.Ref, got-before[rec.Ref], wantNew)
+		}
+	}
+	recs = h.checkTruth("faults", truthOpts{unknownOK: unknown})
+	want = map[string]batch.State{"A1": batch.StatePaid, "A2": batch.StatePaid, "B1": batch.StateUnknown,
+		"B2": batch.StateUnknown, "C1": batch.StatePaid, "D1": batch.StatePaid}
+	for _, rec := range recs {
+		if rec.State != want[rec.Ref] {
+			t.Errorf("after retry: line %s: %s, want %s", rec.Ref, rec.State, want[rec.Ref])
+		}
+	}
+	rows := h.checkReport("faults", sheet)
+	if rows["A2"]["attempts"] != "2" || rows["D1"]["attempts"] != "2" || rows["C1"]["attempts"] != "1" {
+		t.Errorf("report attempts: A2 %s, D1 %s, C1 %s", rows["A2"]["attempts"], rows["D1"]["attempts"], rows["C1"]["attempts"])
+	}
+	// Nothing left to retry: unknown lines never are.
+	out, _ = h.mustCode(exitOK, "retry", "--yes", "faults")
+	if !strings.Contains(out, "nothing to retry") {
+		t.Errorf("second retry:\n%s", out)
+	}
+	// The operator settles the dropped chunk from the provider's records.
+	h.mustCode(exitOK, "resolve", "faults", "B1", "--paid", "--note", "seen paid")
+	h.mustCode(exitOK, "resolve", "faults", "B2", "--paid", "--note", "seen paid")
+	h.mustCode(exitOK, "run", "--wait", "10s", path)
+	if k2, _ := h.sends(); k2 != 4 {
+		t.Errorf("%d kopokopo sends in all, want 4 (A2 and D1 retried in one chunk)", k2)
+	}
+	for _, rec := range h.checkTruth("faults", truthOpts{unknownOK: unknown}) {
+		if rec.State != batch.StatePaid {
+			t.Errorf("at the end: line %s: %s", rec.Ref, rec.State)
+		}
+	}
+}
+
+// TestE2ETransientFaults: 429 with Retry-After and 503 before accepting
+// are retried in place; every line is accepted and paid exactly once.
+func TestE2ETransientFaults(t *testing.T) {
+	h := newHarness(t, sandbox.Options{}, knobs{maxDest: 3})
+	f := sandbox.Faults{RateLimited: sandbox.Trigger{Next: 2}, RetryAfter: 200 * time.Millisecond, Unavailable: sandbox.Trigger{Next: 1}}
+	h.sb.SetFaults(sandbox.KopoKopo, f)
+	h.sb.SetFaults(sandbox.KiotaPay, f)
+	sheet := append(kes(1, 6), tzs(1, 3)...)
+	path := h.writeSheet("transient.csv", sheet)
+	start := time.Now()
+	h.mustCode(exitOK, "run", "--wait", "20s", path)
+	recs := h.checkTruth("transient", truthOpts{})
+	for _, rec := range recs {
+		if rec.State != batch.StatePaid || len(rec.Attempts) != 1 || len(h.payoutsOf(rec.Line)) != 1 {
+			t.Errorf("line %s: %s, %d attempts, %d payouts", rec.Ref, rec.State, len(rec.Attempts), len(h.payoutsOf(rec.Line)))
+		}
+	}
+	// 2 chunks + 3 refused for Kopo Kopo; 3 + 3 refused for KiotaPay.
+	if k2, kp := h.sends(); k2 != 5 || kp != 6 {
+		t.Errorf("sends: kopokopo %d (want 5), kiotapay %d (want 6)", k2, kp)
+	}
+	if d := time.Since(start); d < 200*time.Millisecond {
+		t.Errorf("the run took %v: Retry-After was not honoured", d)
+	}
+	h.checkReport("transient", sheet)
+}
+
+// TestE2ETokenExpiry: tokens of both providers expire every third
+// authenticated request mid-batch; the clients fetch new ones and resend
+// (a 401 proves nothing ran); every line is paid exactly once.
+func TestE2ETokenExpiry(t *testing.T) {
+	h := newHarness(t, sandbox.Options{}, knobs{maxDest: 2})
+	f := sandbox.Faults{ExpireTokens: sandbox.Trigger{Every: 3}}
+	h.sb.SetFaults(sandbox.KopoKopo, f)
+	h.sb.SetFaults(sandbox.KiotaPay, f)
+	sheet := append(kes(1, 10), tzs(1, 6)...)
+	path := h.writeSheet("tokens.csv", sheet)
+	h.mustCode(exitOK, "run", "--wait", "20s", path)
+	recs := h.checkTruth("tokens", truthOpts{})
+	for _, rec := range recs {
+		if rec.State != batch.StatePaid || len(h.payoutsOf(rec.Line)) != 1 {
+			t.Errorf("line %s: %s, %d payouts", rec.Ref, rec.State, len(h.payoutsOf(rec.Line)))
+		}
+	}
+	if st := h.sb.Stats(); st.Payouts != len(sheet) {
+		t.Errorf("%d payouts for %d lines", st.Payouts, len(sheet))
+	}
+	h.checkReport("tokens", sheet)
+}
