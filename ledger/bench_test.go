@@ -4,13 +4,19 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"runtime"
+	"runtime/metrics"
+	"sync"
 	"testing"
+	"time"
 
 	"payroll/batch"
 )
 
 // BenchmarkImport imports 1,000,000 lines into a new ledger in one
-// transaction. Reports ns/line and ledger bytes/line.
+// transaction. Reports ns/line, ledger bytes/line, the heap holding the
+// input lines, and the peak heap above it during the import (live and
+// not yet collected objects, sampled every millisecond).
 func BenchmarkImport(b *testing.B) {
 	n := envInt("LEDGER_BENCH_LINES", 1_000_000)
 	lines := testLines(n)
@@ -21,12 +27,18 @@ func BenchmarkImport(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		runtime.GC()
+		base := heapBytes()
+		stop := samplePeakHeap()
 		b.StartTimer()
 		if _, err := db.Import(ctx, spec("big"), lines, nil); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
+		peak := stop()
 		b.ReportMetric(float64(db.Stats().FileSize)/float64(n), "bytes/line")
+		b.ReportMetric(float64(base)/(1<<20), "input-heap-MB")
+		b.ReportMetric(float64(peak-base)/(1<<20), "peak-import-heap-MB")
 		db.Close()
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/line")
@@ -114,5 +126,39 @@ func BenchmarkByProviderRef(b *testing.B) {
 		if err != nil || len(got) == 0 {
 			b.Fatal(err)
 		}
+	}
+}
+
+// heapBytes is the memory occupied by heap objects, live or not yet swept.
+func heapBytes() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// samplePeakHeap samples heapBytes until the returned func is called,
+// which returns the highest value seen.
+func samplePeakHeap() func() uint64 {
+	peak := heapBytes() // written by the sampler until wg.Wait
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				peak = max(peak, heapBytes())
+			}
+		}
+	}()
+	return func() uint64 {
+		close(done)
+		wg.Wait()
+		return max(peak, heapBytes())
 	}
 }

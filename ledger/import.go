@@ -100,7 +100,7 @@ func (db *DB) Import(ctx context.Context, spec ImportSpec, lines []batch.Line, i
 	}
 	items := make([]importItem, 0, len(lines)+len(invalid))
 	taken := make(map[string]struct{}, len(lines)+len(invalid))
-	sheetTotals := map[batch.Currency]batch.Money{}
+	sheet := newMoneySums()
 	for i := range lines {
 		l := &lines[i]
 		if err := checkKey("line reference", l.Reference); err != nil {
@@ -111,7 +111,7 @@ func (db *DB) Import(ctx context.Context, spec ImportSpec, lines []batch.Line, i
 		}
 		taken[l.Reference] = struct{}{}
 		items = append(items, importItem{ref: l.Reference, row: l.Row, line: l, fp: l.Fingerprint()})
-		sheetTotals[l.Currency] = sheetTotals[l.Currency].Add(l.Amount)
+		sheet.add(l.Currency, l.Amount)
 	}
 	for i := range invalid {
 		inv := &invalid[i]
@@ -147,6 +147,7 @@ func (db *DB) Import(ctx context.Context, spec ImportSpec, lines []batch.Line, i
 			present = make([]bool, last+1)
 		}
 		added := make([]refSeq, 0, len(items))
+		totals := newMoneySums()
 		for i := range items {
 			if i&0xffff == 0 {
 				if err := t.ctx.Err(); err != nil {
@@ -160,7 +161,7 @@ func (db *DB) Import(ctx context.Context, spec ImportSpec, lines []batch.Line, i
 			}
 			if sk == nil {
 				last++
-				if err := t.add(b, last, it, &rep); err != nil {
+				if err := t.add(b, last, it, totals, &rep); err != nil {
 					return err
 				}
 				added = append(added, refSeq{it.ref, last})
@@ -174,9 +175,14 @@ func (db *DB) Import(ctx context.Context, spec ImportSpec, lines []batch.Line, i
 				return err
 			}
 		}
-		slices.SortFunc(added, func(a, b refSeq) int { return strings.Compare(a.ref, b.ref) })
+		totals.into(b.meta.Totals)
+		byRef := func(a, b refSeq) int { return strings.Compare(a.ref, b.ref) }
+		if !slices.IsSortedFunc(added, byRef) {
+			slices.SortFunc(added, byRef)
+		}
 		for _, a := range added {
-			if err := b.refs.Put([]byte(a.ref), seqKey(a.seq)); err != nil {
+			t.key = append(t.key[:0], a.ref...) // bbolt copies keys, not values
+			if err := b.refs.Put(t.key, t.keep(binary.BigEndian.AppendUint64(t.buf[:0], a.seq))); err != nil {
 				return err
 			}
 		}
@@ -188,7 +194,8 @@ func (db *DB) Import(ctx context.Context, spec ImportSpec, lines []batch.Line, i
 		m := b.meta
 		m.File, m.SheetHash, m.ConfigFingerprint = spec.File, spec.SheetHash, spec.ConfigFingerprint
 		m.Imports++
-		m.SheetTotals = sheetTotals
+		m.SheetTotals = map[batch.Currency]batch.Money{}
+		sheet.into(m.SheetTotals)
 		t.touch(b.id)
 		return t.event(b, Event{Cause: "import", Note: fmt.Sprintf(
 			"file=%s sha256=%s added=%d unchanged=%d updated=%d revived=%d conflicts=%d cancelled=%d invalid=%d departed=%d",
@@ -200,12 +207,13 @@ func (db *DB) Import(ctx context.Context, spec ImportSpec, lines []batch.Line, i
 	return rep, nil
 }
 
-// add stores a new line (pending, or invalid for an invalid row).
-func (t *txn) add(b *bkt, seq uint64, it *importItem, rep *ImportReport) error {
-	r := &LineRecord{Seq: seq, Ref: it.ref, Created: t.now, Updated: t.now}
+// add stores a new line (pending, or invalid for an invalid row), adding
+// its amount to totals.
+func (t *txn) add(b *bkt, seq uint64, it *importItem, totals moneySums, rep *ImportReport) error {
+	r := LineRecord{Seq: seq, Ref: it.ref, Created: t.now, Updated: t.now}
 	if it.line != nil {
 		r.Line, r.Fingerprint, r.State = *it.line, it.fp, batch.StatePending
-		b.meta.Totals[r.Line.Currency] = b.meta.Totals[r.Line.Currency].Add(r.Line.Amount)
+		totals.add(r.Line.Currency, r.Line.Amount)
 		rep.Added++
 	} else {
 		r.Invalid, r.State = it.inv, batch.StateInvalid
@@ -213,7 +221,45 @@ func (t *txn) add(b *bkt, seq uint64, it *importItem, rep *ImportReport) error {
 	}
 	b.meta.Lines++
 	b.meta.Counts[r.State]++
-	return b.lines.Put(seqKey(seq), encodeRecord(r))
+	t.buf = appendRecord(t.buf[:0], &r)
+	t.key = binary.BigEndian.AppendUint64(t.key[:0], seq)
+	return b.lines.Put(t.key, t.keep(t.buf))
+}
+
+// moneySums adds amounts per currency in integer cents, without the
+// allocations of Money.Add, falling back to Money for any amount that is
+// not a whole number of cents.
+type moneySums struct {
+	cents map[batch.Currency]int64
+	rest  map[batch.Currency]batch.Money
+}
+
+func newMoneySums() moneySums {
+	return moneySums{cents: map[batch.Currency]int64{}, rest: map[batch.Currency]batch.Money{}}
+}
+
+func (s moneySums) add(c batch.Currency, m batch.Money) {
+	v, ok := moneyCentsOf(m) // |v| < 2^60
+	if !ok {
+		s.rest[c] = s.rest[c].Add(m)
+		return
+	}
+	n := s.cents[c]
+	if n > 1<<61 || n < -(1<<61) {
+		s.rest[c] = s.rest[c].Add(moneyFromCents(n))
+		n = 0
+	}
+	s.cents[c] = n + v
+}
+
+// into adds the sums to dst, creating an entry for every currency seen.
+func (s moneySums) into(dst map[batch.Currency]batch.Money) {
+	for c, n := range s.cents {
+		dst[c] = dst[c].Add(moneyFromCents(n))
+	}
+	for c, m := range s.rest {
+		dst[c] = dst[c].Add(m)
+	}
 }
 
 // neverSent reports whether nothing was ever sent for the line.

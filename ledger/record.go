@@ -149,6 +149,22 @@ type txn struct {
 	ctx   context.Context
 	metas map[string]*Batch
 	dirty map[string]bool
+	key   []byte // scratch for keys: bbolt copies a key on Put
+	buf   []byte // scratch for encoding a value before keep
+	slab  []byte // values kept for the transaction, see keep
+}
+
+// keep returns a copy of v that lives as long as the transaction. bbolt
+// holds on to a Put value (not a copy) until commit, so bulk puts cannot
+// share one buffer; copies are carved from slabs instead of allocated one
+// by one.
+func (t *txn) keep(v []byte) []byte {
+	if cap(t.slab)-len(t.slab) < len(v) {
+		t.slab = make([]byte, 0, max(min(2*cap(t.slab), 1<<20), 4<<10, len(v)))
+	}
+	n := len(t.slab)
+	t.slab = append(t.slab, v...)
+	return t.slab[n:len(t.slab):len(t.slab)]
 }
 
 // bkt is one batch's nested buckets within a transaction.
@@ -255,7 +271,9 @@ func (t *txn) getSeq(b *bkt, seq uint64) (*LineRecord, error) {
 func (t *txn) save(b *bkt, r *LineRecord) error {
 	r.Updated = t.now
 	t.touch(b.id)
-	return b.lines.Put(seqKey(r.Seq), encodeRecord(r))
+	t.buf = appendRecord(t.buf[:0], r)
+	t.key = binary.BigEndian.AppendUint64(t.key[:0], r.Seq)
+	return b.lines.Put(t.key, t.keep(t.buf))
 }
 
 // event appends to the batch's log.
