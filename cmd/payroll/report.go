@@ -62,8 +62,10 @@ func reportRow(rec *ledger.LineRecord) reports.Row {
 	}
 	row.Provider, row.Type, row.Destination = string(l.Provider), string(l.Dest.Type), l.Dest.Display()
 	row.Amount, row.Currency = l.Amount, string(l.Currency)
-	if rec.State == batch.StateConflict {
-		row.FailureReason = joinNonEmpty("; ", row.FailureReason, "the row changed in the sheet after it was sent; not paid again")
+	if rec.State == batch.StateConflict || rec.Changed != nil || rec.ChangedInvalid != nil {
+		// A line already sent (even paid) whose row then changed keeps
+		// its state, but the row as the sheet now has it is a conflict.
+		row.FailureReason = joinNonEmpty("; ", row.FailureReason, sheetChangedNote)
 	}
 	for _, f := range rec.Flags {
 		row.FailureReason = joinNonEmpty("; ", row.FailureReason, "flag: "+f)
@@ -84,12 +86,20 @@ func joinNonEmpty(sep string, parts ...string) string {
 	return strings.Join(out, sep)
 }
 
+// sheetChangedNote marks a report row whose line changed in the sheet
+// after it was sent: a conflict, whatever the line's state.
+const sheetChangedNote = "the row changed in the sheet after it was sent; not paid again"
+
 // finalCode is the exit code of a run or settle from the batch's report
-// (DESIGN.md §5).
+// (DESIGN.md §5). A paid line whose row changed in the sheet afterwards is
+// a conflict: the sheet asks for something that was not paid.
 func finalCode(r *reports.Report) int {
 	counts := map[string]int{}
 	for i := range r.Rows {
 		counts[r.Rows[i].Status]++
+		if strings.Contains(r.Rows[i].FailureReason, sheetChangedNote) {
+			counts["conflict"]++
+		}
 	}
 	switch {
 	case counts["pending"] > 0:
