@@ -36,6 +36,8 @@ type harness struct {
 type knobs struct {
 	maxDest int    // kopokopo.max_destinations (default 50)
 	poll    string // settle.poll_interval (default 200ms)
+	rate    int    // kiotapay.rate (default 50; burst is min(rate, 10))
+	phone   string // kiotapay.per_phone_interval (default 1ms)
 }
 
 func newHarness(t *testing.T, opts sandbox.Options, k knobs) *harness {
@@ -51,6 +53,12 @@ func newHarness(t *testing.T, opts sandbox.Options, k knobs) *harness {
 	}
 	if k.poll == "" {
 		k.poll = "200ms"
+	}
+	if k.rate == 0 {
+		k.rate = 50
+	}
+	if k.phone == "" {
+		k.phone = "1ms"
 	}
 	dir := t.TempDir()
 	h := &harness{t: t, dir: dir, db: filepath.Join(dir, "payroll.db"), rep: filepath.Join(dir, "reports"),
@@ -85,9 +93,9 @@ max_destinations = %d
 [kiotapay]
 base_url = %q
 environment = "sandbox"
-rate = 50
-burst = 10
-per_phone_interval = "1ms"
+rate = %d
+burst = %d
+per_phone_interval = %q
 
 [callbacks]
 listen = "127.0.0.1:%d"
@@ -95,7 +103,7 @@ public_url = "http://127.0.0.1:%d"
 
 [settle]
 poll_interval = %q
-`, base, h.knob.maxDest, base, h.port, h.port, h.knob.poll)
+`, base, h.knob.maxDest, base, h.knob.rate, min(h.knob.rate, 10), h.knob.phone, h.port, h.port, h.knob.poll)
 	if err := os.WriteFile(h.cfg, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -283,12 +291,17 @@ func (h *harness) checkTruth(batchID string, o truthOpts) []ledger.LineRecord {
 	}
 	byIdentity := map[string][]*ledger.LineRecord{}
 	for i := range recs {
+		if rec := &recs[i]; rec.Invalid == nil {
+			id := strings.ToLower(rec.Line.Dest.Identity())
+			byIdentity[id] = append(byIdentity[id], rec)
+		}
+	}
+	for i := range recs {
 		rec := &recs[i]
 		if rec.Invalid != nil {
 			continue
 		}
 		l := rec.Line
-		byIdentity[strings.ToLower(l.Dest.Identity())] = append(byIdentity[strings.ToLower(l.Dest.Identity())], rec)
 		ps := h.payoutsOf(l)
 		paid := 0
 		var last *sandbox.Payout
@@ -301,8 +314,8 @@ func (h *harness) checkTruth(batchID string, o truthOpts) []ledger.LineRecord {
 		if paid > 1 {
 			t.Errorf("line %s: paid %d times by the sandbox", rec.Ref, paid)
 		}
-		if n := h.sb.PaidCount(l.Dest.Identity()); n > 1 {
-			t.Errorf("line %s: sandbox PaidCount(%s) = %d", rec.Ref, l.Dest.Identity(), n)
+		if n, lines := h.sb.PaidCount(l.Dest.Identity()), len(byIdentity[strings.ToLower(l.Dest.Identity())]); n > lines {
+			t.Errorf("line %s: sandbox PaidCount(%s) = %d for %d lines", rec.Ref, l.Dest.Identity(), n, lines)
 		}
 		if rec.State == batch.StateUnknown && o.unknownOK[rec.Ref] {
 			continue

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -183,4 +184,63 @@ func TestE2ETokenExpiry(t *testing.T) {
 		t.Errorf("%d payouts for %d lines", st.Payouts, len(sheet))
 	}
 	h.checkReport("tokens", sheet)
+}
+
+// TestE2EPacing: KiotaPay's rate limit and the per-phone interval hold
+// against a sandbox that enforces them: one phone paid three different
+// amounts gets them at least per_phone_interval apart, and no send goes
+// beyond the rate.
+func TestE2EPacing(t *testing.T) {
+	traffic := sandbox.Traffic{RateLimit: 12, Burst: 10, MinPhoneInterval: 250 * time.Millisecond}
+	h := newHarness(t, sandbox.Options{KiotaPay: sandbox.KiotaPayOptions{Traffic: traffic}}, knobs{rate: 10, phone: "300ms"})
+	sheet := tzs(1, 6)
+	for i, amt := range []string{"110000", "120000", "130000"} {
+		sheet = append(sheet, row{"SAME" + strconv.Itoa(i), "Rehema Mrema", "0652399001", amt, "TZS"})
+	}
+	path := h.writeSheet("pace.csv", sheet)
+	h.mustCode(exitOK, "run", "--wait", "20s", path)
+	h.checkTruth("pace", truthOpts{})
+	st := h.sb.Stats()
+	if st.KiotaPay.Sends != len(sheet) {
+		t.Errorf("%d sends for %d lines", st.KiotaPay.Sends, len(sheet))
+	}
+	if st.KiotaPay.PhoneRepeats != 2 || st.KiotaPay.MinPhoneSpacing < 250*time.Millisecond {
+		t.Errorf("one phone: %d repeats, closest %v apart", st.KiotaPay.PhoneRepeats, st.KiotaPay.MinPhoneSpacing)
+	}
+	if st.KiotaPay.MaxPerSecond > 15 {
+		t.Errorf("%d sends in one second", st.KiotaPay.MaxPerSecond)
+	}
+}
+
+// TestE2ERejectedChunkIsBisected: Kopo Kopo refuses every request (400:
+// the till is not the account's); the runner splits each chunk down to
+// single lines, each line fails conclusively with the provider's reason,
+// nothing is paid, and a re-run sends nothing (only retry would).
+func TestE2ERejectedChunkIsBisected(t *testing.T) {
+	h := newHarness(t, sandbox.Options{KopoKopo: sandbox.KopoKopoOptions{SourceIdentifiers: []string{"9999"}}}, knobs{maxDest: 4})
+	sheet := append(kes(1, 4), tzs(1, 1)...)
+	path := h.writeSheet("reject.csv", sheet)
+	h.mustCode(exitUnsettled, "run", "--wait", "10s", path)
+	for _, rec := range h.checkTruth("reject", truthOpts{}) {
+		want := batch.StateFailed
+		if rec.Line.Provider == batch.KiotaPay {
+			want = batch.StatePaid
+		}
+		if rec.State != want {
+			t.Errorf("line %s: %s, want %s", rec.Ref, rec.State, want)
+		}
+		if want == batch.StateFailed && !strings.Contains(strings.ToLower(rec.FailureReason), "source identifier") {
+			t.Errorf("line %s: failure reason %q does not say why", rec.Ref, rec.FailureReason)
+		}
+	}
+	// 4 lines: the chunk, its 2 halves, their 4 single lines.
+	k2, _ := h.sends()
+	if k2 != 7 {
+		t.Errorf("%d kopokopo sends, want 7", k2)
+	}
+	h.mustCode(exitUnsettled, "run", "--wait", "10s", path)
+	if k2b, _ := h.sends(); k2b != k2 {
+		t.Errorf("re-run resent failed lines: %d → %d", k2, k2b)
+	}
+	h.checkReport("reject", sheet)
 }
