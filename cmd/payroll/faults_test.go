@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"strconv"
 	"strings"
 	"testing"
@@ -243,4 +245,77 @@ func TestE2ERejectedChunkIsBisected(t *testing.T) {
 		t.Errorf("re-run resent failed lines: %d → %d", k2, k2b)
 	}
 	h.checkReport("reject", sheet)
+}
+
+// TestE2EKiotaPayLostResponses: a KiotaPay send accepted then answered
+// 500, and one accepted then dropped, leave their lines unknown; re-runs
+// never resend them; the other lines are paid once.
+func TestE2EKiotaPayLostResponses(t *testing.T) {
+	h := newHarness(t, sandbox.Options{}, knobs{})
+	h.sb.SetFaults(sandbox.KiotaPay, sandbox.Faults{ErrorAfter: sandbox.Trigger{Next: 1}, DropAfter: sandbox.Trigger{Next: 1}})
+	sheet := tzs(1, 5)
+	path := h.writeSheet("kplost.csv", sheet)
+	h.mustCode(exitUnsettled, "run", "--wait", "10s", path)
+	var unknown []string
+	for _, rec := range h.lines("kplost") {
+		if rec.State == batch.StateUnknown {
+			unknown = append(unknown, rec.Ref)
+		}
+	}
+	if len(unknown) != 2 {
+		t.Fatalf("unknown lines %v, want 2", unknown)
+	}
+	lost := map[string]bool{unknown[0]: true, unknown[1]: true}
+	h.checkTruth("kplost", truthOpts{unknownOK: lost})
+	_, kp := h.sends()
+	h.mustCode(exitUnsettled, "run", "--wait", "10s", path)
+	h.mustCode(exitOK, "retry", "--yes", "kplost")
+	if _, kpb := h.sends(); kpb != kp || kp != 5 {
+		t.Errorf("kiotapay sends %d, then %d after a re-run and a retry; want 5", kp, kpb)
+	}
+	for _, rec := range h.checkTruth("kplost", truthOpts{unknownOK: lost}) {
+		if n := len(h.payoutsOf(rec.Line)); n != 1 {
+			t.Errorf("line %s: %d payouts", rec.Ref, n)
+		}
+	}
+}
+
+// TestE2EInterruptedRunResumes: the run is interrupted while requests are
+// in flight; it exits 130, the requests in flight are recorded, and a
+// re-run pays the rest: everyone exactly once.
+func TestE2EInterruptedRunResumes(t *testing.T) {
+	h := newHarness(t, sandbox.Options{}, knobs{maxDest: 2})
+	h.sb.SetFaults(sandbox.KopoKopo, sandbox.Faults{Latency: 300 * time.Millisecond})
+	sheet := kes(1, 16) // 8 chunks, 4 in flight
+	path := h.writeSheet("intr.csv", sheet)
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(150*time.Millisecond, cancel)
+	var out, errOut bytes.Buffer
+	code := execute(ctx, []string{"run", "--config", h.cfg, "--ledger", h.db, "--report-dir", h.rep, "--wait", "10s", path},
+		bytes.NewReader(nil), &out, &errOut)
+	if code != exitInterrupted {
+		t.Fatalf("exit %d, want %d\n%s\n%s", code, exitInterrupted, out.String(), errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "run the same command again to resume") {
+		t.Errorf("stderr:\n%s", errOut.String())
+	}
+	states := map[batch.State]int{}
+	for _, rec := range h.lines("intr") {
+		states[rec.State]++
+	}
+	if states[batch.StateSending] != 0 || states[batch.StateUnknown] != 0 || states[batch.StatePending] == 0 {
+		t.Errorf("after the interrupt: %v (want none sending or unknown, some pending)", states)
+	}
+	k2, _ := h.sends()
+	h.mustCode(exitOK, "run", "--wait", "10s", path)
+	k2b, _ := h.sends()
+	if k2b-k2 != states[batch.StatePending]/2 {
+		t.Errorf("the re-run sent %d requests for %d pending lines", k2b-k2, states[batch.StatePending])
+	}
+	for _, rec := range h.checkTruth("intr", truthOpts{}) {
+		if rec.State != batch.StatePaid || len(rec.Attempts) != 1 {
+			t.Errorf("line %s: %s, %d attempts", rec.Ref, rec.State, len(rec.Attempts))
+		}
+	}
+	h.checkReport("intr", sheet)
 }
