@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -44,7 +45,8 @@ type Settler struct {
 	Rates  map[ProviderName]rate.Limit
 	Logger *slog.Logger
 
-	wake chan struct{}
+	wakeOnce sync.Once
+	wake     chan struct{}
 }
 
 // Wake makes a waiting Settle look at the ledger again now (a callback was
@@ -57,10 +59,10 @@ func (s *Settler) Wake() {
 	}
 }
 
+// init makes the wake channel once: callbacks call Wake concurrently with
+// each other and with Settle.
 func (s *Settler) init() {
-	if s.wake == nil {
-		s.wake = make(chan struct{}, 1)
-	}
+	s.wakeOnce.Do(func() { s.wake = make(chan struct{}, 1) })
 }
 
 // Settle waits until no line of the batch is accepted-but-unsettled, or

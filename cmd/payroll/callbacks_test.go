@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -239,3 +240,32 @@ func TestCallbackReceiver(t *testing.T) {
 		t.Errorf("the receiver logged the signing key")
 	}
 }
+
+// TestSettlerWakeConcurrent: callbacks call Wake from many goroutines,
+// before and while Settle runs. (The wake channel was made lazily without
+// synchronisation: a data race under -race, and a wake could go to a
+// channel Settle never reads.)
+func TestSettlerWakeConcurrent(t *testing.T) {
+	s := &batch.Settler{Ledger: emptySettleLedger{}, Interval: time.Millisecond}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 100 {
+				s.Wake()
+			}
+		})
+	}
+	wg.Go(func() {
+		if _, err := s.Settle(t.Context(), "b", time.Now().Add(10*time.Millisecond)); err != nil {
+			t.Error(err)
+		}
+	})
+	wg.Wait()
+}
+
+type emptySettleLedger struct{}
+
+func (emptySettleLedger) Unsettled(context.Context, string) ([]batch.Unsettled, error) {
+	return nil, nil
+}
+func (emptySettleLedger) Apply(context.Context, []batch.Result) (int, error) { return 0, nil }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -124,7 +126,30 @@ func freePort(t *testing.T) int {
 func (h *harness) cli(sub string, args ...string) (string, string, int) {
 	h.t.Helper()
 	all := append([]string{sub, "--config", h.cfg, "--ledger", h.db, "--report-dir", h.rep}, args...)
-	return run(h.t, all...)
+	// Not run(): the command logs from several goroutines (sender,
+	// settler, callback receiver) through separate handlers, which is
+	// fine on an *os.File but not on a bare bytes.Buffer.
+	var out, errOut syncBuffer
+	code := execute(h.t.Context(), all, bytes.NewReader(nil), &out, &errOut)
+	return out.String(), errOut.String(), code
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes, like stderr.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // mustCode runs a subcommand and fails the test unless it exits with want.

@@ -290,7 +290,7 @@ func TestE2EInterruptedRunResumes(t *testing.T) {
 	path := h.writeSheet("intr.csv", sheet)
 	ctx, cancel := context.WithCancel(t.Context())
 	time.AfterFunc(150*time.Millisecond, cancel)
-	var out, errOut bytes.Buffer
+	var out, errOut syncBuffer
 	code := execute(ctx, []string{"run", "--config", h.cfg, "--ledger", h.db, "--report-dir", h.rep, "--wait", "10s", path},
 		bytes.NewReader(nil), &out, &errOut)
 	if code != exitInterrupted {
