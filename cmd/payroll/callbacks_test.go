@@ -90,7 +90,9 @@ func TestE2ECallbackFaults(t *testing.T) {
 						t.Errorf("a wrong-amount Kopo Kopo callback was applied: %+v", ev)
 					}
 				}
-				t.Logf("%d flagged events", n)
+				if n == 0 {
+					t.Errorf("no wrong-amount callback was flagged")
+				}
 			}
 			if tc.name == "lost" {
 				for _, ev := range h.events("cb") {
