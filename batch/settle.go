@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 )
 
@@ -42,8 +43,11 @@ type Settler struct {
 	MaxInterval time.Duration
 	// Rates bound polling per provider (requests per second); zero means
 	// unlimited.
-	Rates  map[ProviderName]rate.Limit
-	Logger *slog.Logger
+	Rates map[ProviderName]rate.Limit
+	// Concurrency is how many status queries may be in flight at once
+	// (default 8), so that provider latency does not stretch a sweep.
+	Concurrency int
+	Logger      *slog.Logger
 
 	wakeOnce sync.Once
 	wake     chan struct{}
@@ -79,6 +83,9 @@ func (s *Settler) Settle(ctx context.Context, batchID string, deadline time.Time
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
 	}
+	if s.Concurrency <= 0 {
+		s.Concurrency = 8
+	}
 	limiters := map[ProviderName]*rate.Limiter{}
 	for p, r := range s.Rates {
 		if r > 0 {
@@ -103,6 +110,7 @@ func (s *Settler) Settle(ctx context.Context, batchID string, deadline time.Time
 			return len(pending), nil
 		}
 		earliest := time.Time{}
+		var dueList []Unsettled
 		for _, u := range pending {
 			key := string(u.Provider) + " " + u.Reference
 			d, ok := next[key]
@@ -116,42 +124,24 @@ func (s *Settler) Settle(ctx context.Context, batchID string, deadline time.Time
 				}
 				continue
 			}
-			poller := s.Pollers[u.Provider]
-			if poller == nil {
-				continue
-			}
-			if lim := limiters[u.Provider]; lim != nil {
-				if err := lim.Wait(ctx); err != nil {
-					return len(pending), ctx.Err()
-				}
-			}
-			results, err := poller.Poll(ctx, u.Reference)
-			d.tries++
-			d.at = time.Now().Add(jitter(min(s.Interval<<min(d.tries, 10), s.MaxInterval)))
-			if err != nil {
-				if ctx.Err() != nil {
-					return len(pending), ctx.Err()
-				}
-				s.Logger.Warn("status query failed; will try again", "provider", u.Provider, "reference", u.Reference, "err", err)
-				continue
-			}
-			for i := range results {
-				results[i].Source = "poll"
-				if results[i].Reference == "" {
-					results[i].Reference = u.Reference
-				}
-				if results[i].Provider == "" {
-					results[i].Provider = u.Provider
-				}
-			}
-			if _, err := s.Ledger.Apply(ctx, results); err != nil {
-				return len(pending), fmt.Errorf("settle: apply poll results: %w", err)
+			if s.Pollers[u.Provider] != nil {
+				dueList = append(dueList, u)
 			}
 		}
-		if earliest.IsZero() {
-			continue // something was polled: look at the ledger again
+		if len(dueList) > 0 {
+			if err := s.sweep(ctx, dueList, limiters, func(u Unsettled) {
+				d := next[string(u.Provider)+" "+u.Reference]
+				d.tries++
+				d.at = time.Now().Add(jitter(min(s.Interval<<min(d.tries, 10), s.MaxInterval)))
+			}); err != nil {
+				return len(pending), err
+			}
+			continue // look at the ledger again
 		}
-		wait := time.Until(earliest)
+		wait := s.Interval // nothing pollable is due: wait for a callback
+		if !earliest.IsZero() {
+			wait = time.Until(earliest)
+		}
 		if !deadline.IsZero() {
 			wait = min(wait, time.Until(deadline))
 		}
@@ -173,4 +163,49 @@ func jitter(d time.Duration) time.Duration {
 		return 0
 	}
 	return d - d/5 + rand.N(2*d/5+1)
+}
+
+// sweep polls the due requests, Concurrency at a time within each
+// provider's rate, and applies what they say. polled is called for each
+// request queried, successfully or not.
+func (s *Settler) sweep(ctx context.Context, dueList []Unsettled, limiters map[ProviderName]*rate.Limiter, polled func(Unsettled)) error {
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(s.Concurrency, 1))
+	for _, u := range dueList {
+		if lim := limiters[u.Provider]; lim != nil {
+			if err := lim.Wait(gctx); err != nil {
+				break
+			}
+		}
+		g.Go(func() error {
+			results, err := s.Pollers[u.Provider].Poll(gctx, u.Reference)
+			mu.Lock()
+			polled(u)
+			mu.Unlock()
+			if err != nil {
+				if gctx.Err() == nil {
+					s.Logger.Warn("status query failed; will try again", "provider", u.Provider, "reference", u.Reference, "err", err)
+				}
+				return nil
+			}
+			for i := range results {
+				results[i].Source = "poll"
+				if results[i].Reference == "" {
+					results[i].Reference = u.Reference
+				}
+				if results[i].Provider == "" {
+					results[i].Provider = u.Provider
+				}
+			}
+			if _, err := s.Ledger.Apply(gctx, results); err != nil {
+				return fmt.Errorf("settle: apply poll results: %w", err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return ctx.Err()
 }

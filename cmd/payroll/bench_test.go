@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -113,7 +114,11 @@ func BenchmarkRunKopoKopo100k(b *testing.B) {
 // multiple of the theoretical minimum (lines ÷ rate). The sandbox enforces
 // the same rate server-side, so any overshoot shows as violations.
 func BenchmarkRunKiotaPayRate50(b *testing.B) {
-	const n, rate = 3000, 50
+	const rate = 50
+	n := 3000
+	if v, err := strconv.Atoi(os.Getenv("BENCH_KIOTAPAY_LINES")); err == nil && v > 0 {
+		n = v
+	}
 	for range b.N {
 		b.StopTimer()
 		opts := sandbox.Options{Seed: 1, ProcessingDelay: 20 * time.Millisecond, FailRule: func(string, string) bool { return false }}
@@ -128,9 +133,12 @@ func BenchmarkRunKiotaPayRate50(b *testing.B) {
 		dir := b.TempDir()
 		b.StartTimer()
 		start := time.Now()
-		_, errOut, code := runB(b, "run", "--quiet", "--config", cfg, "--ledger", filepath.Join(dir, "l.db"), "--report-dir", dir, "--wait", "5m", sheet)
+		_, errOut, code := runB(b, "run", "--config", cfg, "--ledger", filepath.Join(dir, "l.db"), "--report-dir", dir, "--wait", "5m", sheet)
 		took := time.Since(start)
 		b.StopTimer()
+		if testing.Verbose() {
+			b.Log(errOut)
+		}
 		if code != exitOK {
 			b.Fatalf("exit %d: %s", code, errOut)
 		}

@@ -8,7 +8,10 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"payroll/batch"
 	"payroll/providers/kiotapay"
@@ -32,7 +35,44 @@ type callbackServer struct {
 	public string // base URL providers call
 	token  string // KiotaPay path token
 	done   chan struct{}
+
+	// early holds trusted results that arrived before the request's
+	// reference was recorded: a provider may call back before its HTTP
+	// answer reaches us. They are applied again until the reference is
+	// known or they expire (polling covers the rest).
+	mu       sync.Mutex
+	early    []heldResult
+	stopHold chan struct{}
+	holdDone chan struct{}
+
+	// KiotaPay callbacks are unsigned hints: each is acknowledged at once
+	// and confirmed by a status query from this queue, so that provider
+	// latency never holds the provider's callback delivery. Nothing from a
+	// callback's body is ever committed; if the process stops before a
+	// confirmation, polling settles the line.
+	confirm     chan string
+	queued      map[string]bool // request IDs waiting for confirmation
+	confirmStop chan struct{}
+	confirmWG   sync.WaitGroup
 }
+
+// Confirmation of KiotaPay callbacks: queue size and workers.
+const (
+	confirmQueue   = 100_000
+	confirmWorkers = 16
+)
+
+type heldResult struct {
+	r     batch.Result
+	until time.Time
+}
+
+// Held results: at most this many, for at most this long.
+const (
+	maxHeld  = 100_000
+	holdFor  = 2 * time.Minute
+	holdTick = 100 * time.Millisecond
+)
 
 func startCallbacks(ctx context.Context, listen, public string, e *engine) (*callbackServer, error) {
 	var lc net.ListenConfig
@@ -43,7 +83,19 @@ func startCallbacks(ctx context.Context, listen, public string, e *engine) (*cal
 	if public == "" {
 		public = "http://" + ln.Addr().String()
 	}
-	c := &callbackServer{e: e, ln: ln, public: strings.TrimRight(public, "/"), token: callbackToken(e.secrets.kpAPISecret), done: make(chan struct{})}
+	c := &callbackServer{e: e, ln: ln, public: strings.TrimRight(public, "/"), token: callbackToken(e.secrets.kpAPISecret),
+		done: make(chan struct{}), stopHold: make(chan struct{}), holdDone: make(chan struct{})}
+	go c.retryHeld()
+	c.confirm, c.queued, c.confirmStop = make(chan string, confirmQueue), map[string]bool{}, make(chan struct{})
+	kp := batch.DefaultConfig().KiotaPay
+	if e.cfg != nil {
+		kp = e.cfg.KiotaPay
+	}
+	lim := rate.NewLimiter(rate.Limit(max(kp.Rate, 1)), max(kp.Burst, 1))
+	for range confirmWorkers {
+		c.confirmWG.Add(1)
+		go c.confirmLoop(lim)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/kopokopo", c.kopokopo)
 	mux.HandleFunc("/kiotapay/{token}", c.kiotapay)
@@ -75,6 +127,117 @@ func (c *callbackServer) close() {
 	defer cancel()
 	c.srv.Shutdown(ctx)
 	<-c.done
+	close(c.confirmStop)
+	c.confirmWG.Wait()
+	close(c.stopHold)
+	<-c.holdDone
+}
+
+// confirmLoop confirms queued KiotaPay callbacks with status queries, paced
+// by lim (the kiotapay.rate budget, separate from sends).
+func (c *callbackServer) confirmLoop(lim *rate.Limiter) {
+	defer c.confirmWG.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-c.confirmStop
+		cancel()
+	}()
+	for {
+		var id string
+		select {
+		case <-c.confirmStop:
+			return
+		case id = <-c.confirm:
+		}
+		c.mu.Lock()
+		delete(c.queued, id)
+		c.mu.Unlock()
+		if lim.Wait(ctx) != nil {
+			return
+		}
+		results, err := c.e.kp.Poll(ctx, id)
+		if err != nil {
+			if ctx.Err() == nil {
+				c.e.log.Warn("kiotapay callback not confirmed: status query failed; polling will retry", "request", id, "err", err)
+			}
+			continue
+		}
+		for i := range results {
+			results[i].Provider = batch.KiotaPay
+			results[i].Source = "callback"
+			if results[i].Reference == "" {
+				results[i].Reference = id
+			}
+		}
+		if err := c.apply(ctx, results); err != nil && ctx.Err() == nil {
+			c.e.log.Error("kiotapay callback not recorded; polling will retry", "request", id, "err", err)
+		}
+	}
+}
+
+// apply records trusted results and holds those whose reference is not
+// recorded yet.
+func (c *callbackServer) apply(ctx context.Context, results []batch.Result) error {
+	_, unmatched, err := applyResults(ctx, c.e.db, c.e.log, results)
+	if err != nil {
+		return err
+	}
+	if len(unmatched) > 0 {
+		c.mu.Lock()
+		until := time.Now().Add(holdFor)
+		for _, i := range unmatched {
+			if len(c.early) < maxHeld {
+				c.early = append(c.early, heldResult{results[i], until})
+			}
+		}
+		c.mu.Unlock()
+	}
+	c.e.settler.Wake()
+	return nil
+}
+
+// retryHeld applies held results again every holdTick.
+func (c *callbackServer) retryHeld() {
+	defer close(c.holdDone)
+	t := time.NewTicker(holdTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stopHold:
+			return
+		case <-t.C:
+		}
+		c.mu.Lock()
+		held := c.early
+		c.early = nil
+		c.mu.Unlock()
+		if len(held) == 0 {
+			continue
+		}
+		rs := make([]batch.Result, len(held))
+		for i, h := range held {
+			rs[i] = h.r
+		}
+		n, unmatched, err := applyResults(context.Background(), c.e.db, c.e.log, rs)
+		if err != nil {
+			c.e.log.Warn("held callbacks not recorded; polling will settle them", "err", err)
+			continue
+		}
+		now := time.Now()
+		var keep []heldResult
+		for _, i := range unmatched {
+			if now.Before(held[i].until) {
+				keep = append(keep, held[i])
+			}
+		}
+		c.mu.Lock()
+		c.early = append(keep, c.early...)
+		c.mu.Unlock()
+		if n > 0 {
+			c.e.settler.Wake()
+		}
+	}
 }
 
 // body reads a POST body up to the cap.
@@ -121,12 +284,11 @@ func (c *callbackServer) kopokopo(w http.ResponseWriter, r *http.Request) {
 			results[i].Reference = ref
 		}
 	}
-	if _, err := applyResults(r.Context(), c.e.db, log, results); err != nil {
+	if err := c.apply(r.Context(), results); err != nil {
 		log.Error("kopokopo callback not recorded", "err", err)
 		http.Error(w, "not recorded", http.StatusInternalServerError)
 		return
 	}
-	c.e.settler.Wake()
 	w.WriteHeader(http.StatusOK)
 }
 
@@ -150,29 +312,20 @@ func (c *callbackServer) kiotapay(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no kiotapay client", http.StatusServiceUnavailable)
 		return
 	}
-	// Unsigned: believe only the status query.
-	results, err := c.e.kp.Poll(r.Context(), requestID)
-	if err != nil {
-		log.Warn("kiotapay callback not confirmed: status query failed; polling will retry", "request", requestID, "err", err)
-		http.Error(w, "cannot confirm", http.StatusServiceUnavailable)
+	// Unsigned: believe only the status query, made from the queue.
+	if !amount.IsZero() || status != "" {
+		log.Debug("kiotapay callback queued for confirmation", "request", requestID, "claims", status)
+	}
+	c.mu.Lock()
+	full := len(c.queued) >= confirmQueue
+	if !full && !c.queued[requestID] {
+		c.queued[requestID] = true
+		c.confirm <- requestID // never blocks: the queue holds confirmQueue IDs
+	}
+	c.mu.Unlock()
+	if full {
+		http.Error(w, "busy", http.StatusServiceUnavailable)
 		return
 	}
-	for i := range results {
-		results[i].Provider = batch.KiotaPay
-		results[i].Source = "callback"
-		if results[i].Reference == "" {
-			results[i].Reference = requestID
-		}
-		if st := kiotapay.State(status); st != results[i].Status || !amount.Equal(results[i].Amount) {
-			log.Warn("kiotapay callback disagrees with the status query; the status query wins",
-				"request", requestID, "callback_status", status, "status", results[i].Status)
-		}
-	}
-	if _, err := applyResults(r.Context(), c.e.db, log, results); err != nil {
-		log.Error("kiotapay callback not recorded", "err", err)
-		http.Error(w, "not recorded", http.StatusInternalServerError)
-		return
-	}
-	c.e.settler.Wake()
 	w.WriteHeader(http.StatusOK)
 }

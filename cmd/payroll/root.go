@@ -28,6 +28,8 @@ type globalOptions struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+
+	log *slog.Logger // made once, on first use
 }
 
 // loadConfig reads --config, or ./payroll.toml if it exists, or the
@@ -69,15 +71,20 @@ func (g *globalOptions) reports() string {
 // logger writes to stderr as text or JSON. Phone and account numbers are
 // masked by their types' LogValue methods.
 func (g *globalOptions) logger() *slog.Logger {
+	if g.log != nil {
+		return g.log
+	}
 	level := slog.LevelInfo
 	if g.quiet {
 		level = slog.LevelWarn
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	if g.logFormat == "json" {
-		return slog.New(slog.NewJSONHandler(g.stderr, opts))
+		g.log = slog.New(slog.NewJSONHandler(g.stderr, opts))
+	} else {
+		g.log = slog.New(slog.NewTextHandler(g.stderr, opts))
 	}
-	return slog.New(slog.NewTextHandler(g.stderr, opts))
+	return g.log
 }
 
 func newRootCommand(g *globalOptions) *cobra.Command {

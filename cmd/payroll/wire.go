@@ -287,31 +287,36 @@ func (l settleLedger) Unsettled(ctx context.Context, batchID string) ([]batch.Un
 }
 
 func (l settleLedger) Apply(ctx context.Context, results []batch.Result) (int, error) {
-	return applyResults(ctx, l.db, l.log, results)
+	n, _, err := applyResults(ctx, l.db, l.log, results)
+	return n, err
 }
 
 // applyResults records final results (paid or failed) in the ledger;
 // results still pending are ignored. Flagged results (a mismatch or a
 // contradiction) are logged: they are recorded in the event log and never
-// applied.
-func applyResults(ctx context.Context, db *ledger.DB, log *slog.Logger, results []batch.Result) (int, error) {
+// applied. The indexes of results whose reference the ledger does not know
+// are returned as unmatched.
+func applyResults(ctx context.Context, db *ledger.DB, log *slog.Logger, results []batch.Result) (int, []int, error) {
 	var rs []ledger.Result
-	for _, r := range results {
+	var from []int // rs[i] came from results[from[i]]
+	for j, r := range results {
 		if r.Status != batch.StatePaid && r.Status != batch.StateFailed {
 			continue
 		}
+		from = append(from, j)
 		rs = append(rs, ledger.Result{Provider: r.Provider, Reference: r.Reference, Identity: r.Identity,
 			Amount: r.Amount, Status: r.Status, Receipt: r.Receipt, Reason: r.Reason, Source: r.Source})
 	}
 	if len(rs) == 0 {
-		return 0, nil
+		return 0, nil, nil
 	}
 	settled, err := db.Settle(ctx, rs)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	n := 0
-	for _, s := range settled {
+	var unmatched []int
+	for i, s := range settled {
 		switch s.Action {
 		case ledger.Applied:
 			n++
@@ -319,8 +324,9 @@ func applyResults(ctx context.Context, db *ledger.DB, log *slog.Logger, results 
 			log.Warn("result not applied: it contradicts the ledger", "batch", s.BatchID, "line", s.LineRef,
 				"source", s.Result.Source, "status", s.Result.Status, "note", s.Note)
 		case ledger.Unmatched:
-			log.Warn("result matches no line", "provider", s.Result.Provider, "source", s.Result.Source, "note", s.Note)
+			unmatched = append(unmatched, from[i])
+			log.Debug("result matches no line yet", "provider", s.Result.Provider, "source", s.Result.Source, "note", s.Note)
 		}
 	}
-	return n, nil
+	return n, unmatched, nil
 }
