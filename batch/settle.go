@@ -41,9 +41,10 @@ type Settler struct {
 	// of its backoff (doubling up to MaxInterval).
 	Interval    time.Duration
 	MaxInterval time.Duration
-	// Rates bound polling per provider (requests per second); zero means
-	// unlimited.
-	Rates map[ProviderName]rate.Limit
+	// Limiters pace status queries per provider; nil means unlimited. They
+	// may be shared with other status queries (callback confirmation) so
+	// that the total stays within the provider's budget.
+	Limiters map[ProviderName]*rate.Limiter
 	// Concurrency is how many status queries may be in flight at once
 	// (default 8), so that provider latency does not stretch a sweep.
 	Concurrency int
@@ -86,12 +87,7 @@ func (s *Settler) Settle(ctx context.Context, batchID string, deadline time.Time
 	if s.Concurrency <= 0 {
 		s.Concurrency = 8
 	}
-	limiters := map[ProviderName]*rate.Limiter{}
-	for p, r := range s.Rates {
-		if r > 0 {
-			limiters[p] = rate.NewLimiter(r, 1)
-		}
-	}
+	limiters := s.Limiters
 	type due struct {
 		at    time.Time
 		tries int

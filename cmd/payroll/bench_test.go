@@ -143,6 +143,10 @@ func BenchmarkRunKiotaPayRate50(b *testing.B) {
 			b.Fatalf("exit %d: %s", code, errOut)
 		}
 		st := sb.Stats()
+		if testing.Verbose() {
+			delivered, failed := sb.CallbackCounts()
+			b.Logf("sandbox requests %v; callbacks delivered %d, failed %d", st.Requests, delivered, failed)
+		}
 		if st.Paid != n {
 			b.Fatalf("sandbox paid %d of %d", st.Paid, n)
 		}

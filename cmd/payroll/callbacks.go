@@ -59,7 +59,7 @@ type callbackServer struct {
 // Confirmation of KiotaPay callbacks: queue size and workers.
 const (
 	confirmQueue   = 100_000
-	confirmWorkers = 16
+	confirmWorkers = 64 // a confirmation is two round trips (status, then the record for its receipt)
 )
 
 type heldResult struct {
@@ -87,11 +87,11 @@ func startCallbacks(ctx context.Context, listen, public string, e *engine) (*cal
 		done: make(chan struct{}), stopHold: make(chan struct{}), holdDone: make(chan struct{})}
 	go c.retryHeld()
 	c.confirm, c.queued, c.confirmStop = make(chan string, confirmQueue), map[string]bool{}, make(chan struct{})
-	kp := batch.DefaultConfig().KiotaPay
-	if e.cfg != nil {
-		kp = e.cfg.KiotaPay
+	lim := e.status
+	if lim == nil {
+		kp := batch.DefaultConfig().KiotaPay
+		lim = rate.NewLimiter(rate.Limit(2*kp.Rate), 2*kp.Burst)
 	}
-	lim := rate.NewLimiter(rate.Limit(max(kp.Rate, 1)), max(kp.Burst, 1))
 	for range confirmWorkers {
 		c.confirmWG.Add(1)
 		go c.confirmLoop(lim)
@@ -134,7 +134,7 @@ func (c *callbackServer) close() {
 }
 
 // confirmLoop confirms queued KiotaPay callbacks with status queries, paced
-// by lim (the kiotapay.rate budget, separate from sends).
+// by lim (the status-query budget shared with polling).
 func (c *callbackServer) confirmLoop(lim *rate.Limiter) {
 	defer c.confirmWG.Done()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -170,6 +170,7 @@ func (c *callbackServer) confirmLoop(lim *rate.Limiter) {
 				results[i].Reference = id
 			}
 		}
+		batch.Failpoint("mid-callback")
 		if err := c.apply(ctx, results); err != nil && ctx.Err() == nil {
 			c.e.log.Error("kiotapay callback not recorded; polling will retry", "request", id, "err", err)
 		}
@@ -284,6 +285,7 @@ func (c *callbackServer) kopokopo(w http.ResponseWriter, r *http.Request) {
 			results[i].Reference = ref
 		}
 	}
+	batch.Failpoint("mid-callback")
 	if err := c.apply(r.Context(), results); err != nil {
 		log.Error("kopokopo callback not recorded", "err", err)
 		http.Error(w, "not recorded", http.StatusInternalServerError)

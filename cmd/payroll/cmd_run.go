@@ -168,11 +168,16 @@ func sendAndSettle(ctx context.Context, g *globalOptions, cfg *batch.Config, db 
 			runErr = err
 		}
 		if runErr == nil && wait > 0 {
-			left, err := e.settler.Settle(ctx, batchID, time.Now().Add(wait))
-			if err != nil {
+			log.Info("waiting for results", "batch", batchID, "wait", wait.String())
+			start := time.Now()
+			left, err := e.settler.Settle(ctx, batchID, start.Add(wait))
+			switch {
+			case err != nil:
 				runErr = err
-			} else if left > 0 {
+			case left > 0:
 				log.Info("still waiting for results when --wait ran out", "requests", left)
+			default:
+				log.Info("every accepted line has its result", "after", time.Since(start).Round(time.Millisecond).String())
 			}
 		}
 		if useSandbox {

@@ -129,6 +129,7 @@ Exit codes: 0 ok · 1 operational error · 2 usage · 3 invalid sheet, nothing s
 		newReportCommand(g),
 		newRetryCommand(g),
 		newResolveCommand(g),
+		newCheckCommand(g),
 		newSandboxCommand(g),
 		newVersionCommand(g),
 	)

@@ -111,14 +111,18 @@ func openExistingLedger(path string) (*ledger.DB, error) {
 
 // engine holds what run, settle and retry need once the ledger is open.
 type engine struct {
-	cfg      *batch.Config
-	db       *ledger.DB
-	log      *slog.Logger
-	secrets  secrets
-	k2       *kopokopo.Client
-	kp       *kiotapay.Client
-	sb       *sandbox.Sandbox
-	cb       *callbackServer
+	cfg     *batch.Config
+	db      *ledger.DB
+	log     *slog.Logger
+	secrets secrets
+	k2      *kopokopo.Client
+	kp      *kiotapay.Client
+	sb      *sandbox.Sandbox
+	cb      *callbackServer
+	// status paces KiotaPay status queries (callback confirmations and
+	// polls together) at twice the send rate: reads need headroom over the
+	// sends they confirm, or confirmations fall ever further behind.
+	status   *rate.Limiter
 	settler  *batch.Settler
 	progress *runProgress
 }
@@ -156,12 +160,16 @@ func startEngine(ctx context.Context, g *globalOptions, cfg *batch.Config, db *l
 			return nil, usageErrorf("callbacks.public_url is required: both providers POST results to it (see README)")
 		}
 	}
+	e.status = rate.NewLimiter(rate.Limit(2*cfg.KiotaPay.Rate), max(2*cfg.KiotaPay.Burst, 2))
 	e.settler = &batch.Settler{
 		Ledger:   settleLedger{db: db, log: e.log},
 		Pollers:  map[batch.ProviderName]batch.Poller{},
 		Interval: cfg.Settle.PollInterval.Duration,
-		Rates:    map[batch.ProviderName]rate.Limit{batch.KiotaPay: rate.Limit(cfg.KiotaPay.Rate)},
-		Logger:   e.log,
+		Limiters: map[batch.ProviderName]*rate.Limiter{batch.KiotaPay: e.status},
+		// Enough queries in flight that provider latency does not stretch
+		// a sweep: a KiotaPay poll is two round trips.
+		Concurrency: 32,
+		Logger:      e.log,
 	}
 	if useSandbox {
 		e.settler.Interval = time.Second
