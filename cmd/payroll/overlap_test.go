@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -111,7 +112,7 @@ func TestBinaryOverlap(t *testing.T) {
 	if loser.took > 5*time.Second || loser.took >= winner.took {
 		t.Errorf("the locked-out process took %v (the winner %v)", loser.took, winner.took)
 	}
-	if !bytes.Contains([]byte(loser.stderr), []byte("ledger busy")) {
+	if !strings.Contains(loser.stderr, "ledger busy") {
 		t.Errorf("locked-out stderr: %s", loser.stderr)
 	}
 	t.Logf("overlap: winner exit 0 in %v, loser exit 11 in %v", winner.took.Round(time.Millisecond), loser.took.Round(time.Millisecond))
@@ -158,7 +159,7 @@ func TestBinaryOverlap(t *testing.T) {
 		// it as a conflict.
 		if rec.State == batch.StateConflict || rec.Changed != nil {
 			conflicts[rec.Ref] = true
-			if !rec.HasFlag(ledger.FlagSheetChanged) || rec.State != batch.StatePaid {
+			if !rec.Flagged(ledger.FlagSheetChanged) || rec.State != batch.StatePaid {
 				t.Errorf("line %s: %s, flags %v, want paid and flagged %s", rec.Ref, rec.State, rec.Flags, ledger.FlagSheetChanged)
 			}
 		}
@@ -171,10 +172,14 @@ func TestBinaryOverlap(t *testing.T) {
 	if len(conflicts) != 3 {
 		t.Errorf("conflicts %v, want 3", conflicts)
 	}
-	rows := h.reportRows("overlap")
-	for _, rw := range rows {
-		if conflicts[rw["reference"]] != (rw["status"] == "conflict") {
-			t.Errorf("report row %s: status %s", rw["reference"], rw["status"])
+	// The report keeps what happened (paid, at the old amount and
+	// destination) and says the row changed after it was sent.
+	for _, rw := range h.reportRows("overlap") {
+		if conflicts[rw["reference"]] != strings.Contains(rw["failure_reason"], sheetChangedNote) {
+			t.Errorf("report row %s: status %s, failure_reason %q", rw["reference"], rw["status"], rw["failure_reason"])
 		}
+	}
+	if st := h.sb.Stats(); st.KopoKopo.Sends != 2 || st.KiotaPay.Sends != 3 {
+		t.Errorf("after the edited sheet: sends kopokopo %d, kiotapay %d", st.KopoKopo.Sends, st.KiotaPay.Sends)
 	}
 }
