@@ -248,6 +248,7 @@ func (r *Runner) chunk(ctx context.Context, batchID string, c Chunk, pl *pacer) 
 	r.Progress.Sent(len(claimed))
 	st.Requests++
 	acc, err := r.send(ctx, c)
+	Failpoint("after-send-before-record")
 	pl.done(paced, true)
 	out := Outcome{BatchID: batchID, Attempt: attempt, Refs: refsOf(claimed), Provider: c.Provider}
 	switch {

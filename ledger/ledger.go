@@ -11,6 +11,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"payroll/batch"
 )
 
 // Schema is the ledger format this package reads and writes. It is stored
@@ -103,10 +105,20 @@ var topBuckets = [][]byte{bktMeta, bktBatches, bktBatch, bktProvRefs, bktPayees,
 // the process there.
 var crashHook func(point string)
 
+// hook runs the crash test's hook and the process's failpoint (see
+// batch.FailpointEnv) at a commit point. The failpoint names the outcomes
+// op in the singular: before-outcome-commit, after-outcome-commit.
 func hook(point string) {
 	if crashHook != nil {
 		crashHook(point)
 	}
+	switch point {
+	case "before-outcomes-commit":
+		point = "before-outcome-commit"
+	case "after-outcomes-commit":
+		point = "after-outcome-commit"
+	}
+	batch.Failpoint(point)
 }
 
 // Open opens (creating if needed) the ledger at path with mode 0600. It

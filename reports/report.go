@@ -179,6 +179,7 @@ func writeAtomic(path string, write func(*os.File) error) (err error) {
 	if err = tmp.Close(); err != nil {
 		return err
 	}
+	batch.Failpoint("mid-report")
 	if err = os.Rename(tmp.Name(), path); err != nil {
 		return err
 	}

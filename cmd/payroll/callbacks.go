@@ -67,6 +67,16 @@ type heldResult struct {
 	until time.Time
 }
 
+// Timeouts of the callback receiver: a client that never finishes its
+// headers or trickles its body is cut off. Variables only so that tests
+// can shorten them; nothing else changes them.
+var (
+	callbackReadHeaderTimeout = 5 * time.Second
+	callbackReadTimeout       = 15 * time.Second
+	callbackWriteTimeout      = 30 * time.Second
+	callbackIdleTimeout       = 60 * time.Second
+)
+
 // Held results: at most this many, for at most this long.
 const (
 	maxHeld  = 100_000
@@ -101,10 +111,10 @@ func startCallbacks(ctx context.Context, listen, public string, e *engine) (*cal
 	mux.HandleFunc("/kiotapay/{token}", c.kiotapay)
 	c.srv = &http.Server{
 		Handler:           mux,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       60 * time.Second,
+		ReadHeaderTimeout: callbackReadHeaderTimeout,
+		ReadTimeout:       callbackReadTimeout,
+		WriteTimeout:      callbackWriteTimeout,
+		IdleTimeout:       callbackIdleTimeout,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          nil,
 	}
