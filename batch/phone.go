@@ -18,6 +18,13 @@ type Phone string
 // 7…, 2547…, +254 7…, with spaces, dashes or dots) for the given region
 // ("KE" or "TZ"). The number must be a valid mobile number of that region.
 func ParsePhone(s, region string) (Phone, error) {
+	p, _, err := parsePhone(s, region, false)
+	return p, err
+}
+
+// parsePhone is ParsePhone that can also look up the carrier from the same
+// parse (libphonenumber parsing dominates the cost of validating a row).
+func parsePhone(s, region string, withCarrier bool) (Phone, string, error) {
 	clean := strings.Map(func(r rune) rune {
 		switch {
 		case r == ' ' || r == '-' || r == '.' || r == '(' || r == ')' || r == '\u00a0':
@@ -28,7 +35,7 @@ func ParsePhone(s, region string) (Phone, error) {
 		return r
 	}, s)
 	if clean == "" {
-		return "", ErrRequired
+		return "", "", ErrRequired
 	}
 	if !strings.HasPrefix(clean, "+") && len(clean) == 12 && (strings.HasPrefix(clean, "254") || strings.HasPrefix(clean, "255")) {
 		clean = "+" + clean
@@ -37,28 +44,32 @@ func ParsePhone(s, region string) (Phone, error) {
 		clean = "+" + clean[2:]
 	}
 	if !allDigits(strings.TrimPrefix(clean, "+")) || len(clean) > 16 {
-		return "", ErrPhoneInvalid
+		return "", "", ErrPhoneInvalid
 	}
 	n, err := phonenumbers.Parse(clean, region)
 	if err != nil {
-		return "", ErrPhoneInvalid
+		return "", "", ErrPhoneInvalid
 	}
 	if got := phonenumbers.GetRegionCodeForNumber(n); got != region {
 		if got == "" && !phonenumbers.IsPossibleNumber(n) {
-			return "", ErrPhoneInvalid
+			return "", "", ErrPhoneInvalid
 		}
-		return "", ErrPhoneForeign
+		return "", "", ErrPhoneForeign
 	}
 	if !phonenumbers.IsValidNumberForRegion(n, region) {
-		return "", ErrPhoneInvalid
+		return "", "", ErrPhoneInvalid
 	}
 	switch phonenumbers.GetNumberType(n) {
 	case phonenumbers.MOBILE, phonenumbers.FIXED_LINE_OR_MOBILE:
 	default:
-		return "", ErrPhoneNotMobile
+		return "", "", ErrPhoneNotMobile
 	}
 	e164 := phonenumbers.Format(n, phonenumbers.E164)
-	return Phone(strings.TrimPrefix(e164, "+")), nil
+	var carrier string
+	if withCarrier {
+		carrier, _ = phonenumbers.GetCarrierForNumber(n, "en")
+	}
+	return Phone(strings.TrimPrefix(e164, "+")), carrier, nil
 }
 
 // Digits returns the 12-digit number for a provider request.

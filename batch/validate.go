@@ -387,7 +387,7 @@ func (v *validator) destination(rec *Record, l *Line, bad func(Column, string, e
 		if raw == "" || l.Currency == "" {
 			return
 		}
-		p, err := ParsePhone(raw, l.Currency.Region())
+		p, carrier, err := parsePhone(raw, l.Currency.Region(), true)
 		if err != nil {
 			bad(ColPhone, "", err)
 			return
@@ -395,7 +395,7 @@ func (v *validator) destination(rec *Record, l *Line, bad func(Column, string, e
 		d.Phone = p
 		d.Network = get(ColNetwork)
 		if !failed[ColNetwork] && !failed[ColServiceCode] {
-			v.network(l, get(ColServiceCode), bad)
+			v.network(l, carrier, get(ColServiceCode), bad)
 		}
 	case BankAccount:
 		d.BankBranchRef = need(ColBankBranchRef)
@@ -430,9 +430,8 @@ func (v *validator) destination(rec *Record, l *Line, bad func(Column, string, e
 // network checks the mobile network against the provider and fills the
 // KiotaPay service code. The sheet's network (or service_code) column
 // overrides the prefix-based guess, since numbers can be ported.
-func (v *validator) network(l *Line, serviceCode string, bad func(Column, string, error)) {
+func (v *validator) network(l *Line, carrier, serviceCode string, bad func(Column, string, error)) {
 	d := &l.Dest
-	carrier := d.Phone.Carrier()
 	n := d.Network
 	if n == "" {
 		n = carrier
