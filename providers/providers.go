@@ -231,7 +231,8 @@ func NothingSent(err error) bool {
 }
 
 // ParseRetryAfter reads a Retry-After value: delay seconds ("120") or an
-// HTTP-date, relative to now. Anything else, or a date in the past, is 0.
+// HTTP-date, relative to now, at most maxRetryAfter either way. Anything
+// else, or a date in the past, is 0.
 func ParseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
@@ -241,16 +242,20 @@ func ParseRetryAfter(v string, now time.Time) time.Duration {
 		if n <= 0 {
 			return 0
 		}
-		const maxSecs = int64(24 * time.Hour / time.Second)
+		const maxSecs = int64(maxRetryAfter / time.Second)
 		return time.Duration(min(n, maxSecs)) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		if d := t.Sub(now); d > 0 {
-			return d.Round(time.Second)
+			// A date years ahead must not park the run for years.
+			return min(d.Round(time.Second), maxRetryAfter)
 		}
 	}
 	return 0
 }
+
+// maxRetryAfter caps a provider's Retry-After.
+const maxRetryAfter = 24 * time.Hour
 
 // errorBody holds every error field seen in Kopo Kopo and KiotaPay bodies:
 //
