@@ -9,7 +9,7 @@ FUZZTIME  ?= 30s
 BENCHTIME ?= 1x
 PKGS      := ./...
 
-.PHONY: all build test test-race bench fuzz fuzz-seeds lint fmt deps tidy-check demo clean
+.PHONY: all build test test-short bench fuzz vuln matrix chaos chaos-smoke lint fmt deps tidy-check demo clean
 
 all: build
 
@@ -29,14 +29,17 @@ test-short:
 bench:
 	LEDGER_BENCH_CLAIM_LINES=1000000 $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -timeout 30m $(PKGS)
 
-## fuzz: run every fuzz target for FUZZTIME each (go test allows one target per run).
+## fuzz: run every fuzz target for FUZZTIME each and print the executions per target.
 fuzz:
-	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
-	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
-	    echo "== $$pkg $$t ($(FUZZTIME))"; \
-	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
-	  done; \
-	done
+	@scripts/fuzz-all $(FUZZTIME)
+
+## vuln: govulncheck against vuln.go.dev (needs network; not part of make test or CI).
+vuln:
+	$(GO) run golang.org/x/vuln/cmd/govulncheck@v1.1.4 ./...
+
+## matrix: the fault matrix alone (every fault and every pair), with its totals (also runs in make test).
+matrix:
+	$(GO) test -count=1 -run '^TestFaultMatrix$$' -v ./cmd/payroll | grep -v -e '^=== ' -e '^        --- PASS'
 
 ## lint: gofmt, go vet and the import-direction rule of DESIGN.md §1.
 lint: deps
