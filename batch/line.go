@@ -160,6 +160,32 @@ func (l *Line) Fingerprint() string {
 	return l.Dest.Identity() + "|" + l.Amount.String() + "|" + string(l.Currency)
 }
 
+// appendFingerprint appends Fingerprint to b without building the string.
+func (l *Line) appendFingerprint(b []byte) []byte {
+	d := &l.Dest
+	switch d.Type {
+	case MobileWallet:
+		b = append(append(b, "mobile_wallet:"...), d.Phone...)
+	case BankAccount:
+		b = append(b, "bank_account:"...)
+		b = append(append(append(b, strings.ToLower(d.BankBranchRef)...), ':'), d.AccountNumber...)
+	case Till:
+		b = append(append(b, "till:"...), d.TillNumber...)
+	case Paybill:
+		b = append(append(append(append(b, "paybill:"...), d.PaybillNumber...), ':'), strings.ToUpper(d.PaybillAccount)...)
+	default:
+		b = append(append(b, d.Type...), ":?"...)
+	}
+	b = append(b, '|')
+	if c, ok := l.Amount.cents(); ok && c >= 0 {
+		b = strconv.AppendInt(b, c/100, 10)
+		b = append(b, '.', byte('0'+c%100/10), byte('0'+c%10))
+	} else {
+		b = append(b, l.Amount.String()...)
+	}
+	return append(append(b, '|'), l.Currency...)
+}
+
 // PayeeKey identifies "this destination, this amount, this currency"
 // across batches, for the cross-batch duplicate check.
 func (l *Line) PayeeKey() string { return l.Fingerprint() }

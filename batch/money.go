@@ -257,3 +257,20 @@ func (m *Money) UnmarshalTOML(v any) error {
 	}
 	return nil
 }
+
+// cents returns the amount in hundredths, if that is exact and fits an
+// int64 (always for a parsed amount). It allocates nothing.
+func (m Money) cents() (int64, bool) {
+	exp := m.d.Exponent()
+	if exp < -2 || m.d.NumDigits()+int(exp)+2 > 18 {
+		return 0, false
+	}
+	c := m.d.CoefficientInt64()
+	for ; exp > -2; exp-- {
+		c *= 10
+	}
+	return c, true
+}
+
+// moneyFromCents returns c hundredths.
+func moneyFromCents(c int64) Money { return Money{decimal.New(c, -2)} }

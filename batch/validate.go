@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"regexp"
 	"slices"
@@ -17,9 +18,23 @@ import (
 type Validation struct {
 	File    string
 	Rows    int          // data rows read (blank rows are not counted)
-	Lines   []Line       // valid rows, in sheet order
+	Valid   int          // valid rows: len(Lines), unless the lines were discarded
+	Lines   []Line       // valid rows, in sheet order; nil with DiscardLines
 	Invalid []InvalidRow // invalid rows, in sheet order
 	Errors  []error      // every problem found, each a *RowError, in row order
+
+	sums *totalSums // the totals, summed row by row when the lines are discarded
+}
+
+// ValidateOptions change what Validate keeps.
+type ValidateOptions struct {
+	SheetName string // XLSX worksheet; "" for the first
+	// DiscardLines drops each valid line once it has been counted, checked
+	// against the rows before it and added to the totals: Validation.Lines
+	// stays nil, Valid and Totals are still exact, and memory does not grow
+	// with the sheet but for the duplicate checks (about 40 bytes a row).
+	// For `payroll validate`, which prints only the totals.
+	DiscardLines bool
 }
 
 // OK reports whether the sheet has no errors at all.
@@ -39,31 +54,89 @@ type Total struct {
 }
 
 // Totals sums the valid lines per provider × currency × destination type,
-// in a stable order.
+// in a stable order. When the lines were discarded (DiscardLines), it
+// returns the same sums, taken as the rows were read.
 func (v *Validation) Totals() []Total {
-	type key struct {
-		p ProviderName
-		c Currency
-		t DestType
+	if v.sums != nil && v.Lines == nil {
+		return v.sums.totals()
 	}
-	idx := map[key]int{}
-	var out []Total
+	var s totalSums
 	for i := range v.Lines {
-		l := &v.Lines[i]
-		k := key{l.Provider, l.Currency, l.Dest.Type}
-		j, ok := idx[k]
-		if !ok {
-			j = len(out)
-			idx[k] = j
-			out = append(out, Total{Provider: k.p, Currency: k.c, Type: k.t})
+		s.add(&v.Lines[i])
+	}
+	return s.totals()
+}
+
+// totalSums adds lines into totals per provider × currency × type. Sums
+// are kept in cents while they fit an int64, so adding a line allocates
+// nothing.
+type totalSums struct {
+	sums []totalSum
+}
+
+type totalSum struct {
+	Total
+	amount, rounding int64 // cents not yet in Total.Amount, Total.Rounding
+	largest          int64 // Total.Largest in cents, unless inexact
+	inexact          bool  // a line had no exact cents: compare decimals
+}
+
+// sumFlush bounds the cents kept in an int64 (amounts are below 10¹⁴
+// cents each).
+const sumFlush = 1 << 62
+
+func (s *totalSums) add(l *Line) {
+	var t *totalSum
+	for i := range s.sums {
+		x := &s.sums[i]
+		if x.Provider == l.Provider && x.Currency == l.Currency && x.Type == l.Dest.Type {
+			t = x
+			break
 		}
-		t := &out[j]
-		t.Lines++
+	}
+	if t == nil {
+		s.sums = append(s.sums, totalSum{Total: Total{Provider: l.Provider, Currency: l.Currency, Type: l.Dest.Type}})
+		t = &s.sums[len(s.sums)-1]
+	}
+	t.Lines++
+	amt, ok1 := l.Amount.cents()
+	req, ok2 := l.Requested.cents()
+	if !ok1 || !ok2 {
+		t.inexact = true // never for a parsed amount
 		t.Amount = t.Amount.Add(l.Amount)
 		t.Rounding = t.Rounding.Add(l.RoundingDiff())
+	} else {
+		if t.amount > sumFlush || t.rounding > sumFlush || t.rounding < -sumFlush {
+			t.flush()
+		}
+		t.amount += amt
+		t.rounding += req - amt
+	}
+	switch {
+	case t.inexact:
 		if l.Amount.Cmp(t.Largest) > 0 {
 			t.Largest = l.Amount
 		}
+	case amt > t.largest:
+		t.largest, t.Largest = amt, l.Amount
+	}
+}
+
+func (t *totalSum) flush() {
+	if t.amount != 0 {
+		t.Amount = t.Amount.Add(moneyFromCents(t.amount))
+	}
+	if t.rounding != 0 {
+		t.Rounding = t.Rounding.Add(moneyFromCents(t.rounding))
+	}
+	t.amount, t.rounding = 0, 0
+}
+
+func (s *totalSums) totals() []Total {
+	out := make([]Total, 0, len(s.sums))
+	for _, x := range s.sums {
+		x.flush()
+		out = append(out, x.Total)
 	}
 	slices.SortFunc(out, func(a, b Total) int {
 		return cmp.Or(cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.Currency, b.Currency), cmp.Compare(a.Type, b.Type))
@@ -75,7 +148,12 @@ func (v *Validation) Totals() []Total {
 // (missing columns, not an XLSX, ...) are returned in Validation.Errors like
 // row problems; the error result is only for I/O failures and cancellation.
 func ValidateFile(ctx context.Context, path string, cfg *Config, sheetName string) (*Validation, error) {
-	s, err := OpenSheet(path, ReadOptionsFor(cfg, sheetName))
+	return ValidateFileWith(ctx, path, cfg, ValidateOptions{SheetName: sheetName})
+}
+
+// ValidateFileWith is ValidateFile with options.
+func ValidateFileWith(ctx context.Context, path string, cfg *Config, opts ValidateOptions) (*Validation, error) {
+	s, err := OpenSheet(path, ReadOptionsFor(cfg, opts.SheetName))
 	if err != nil {
 		if errs, ok := rowErrors(err); ok {
 			return &Validation{File: fileName(path), Errors: errs}, nil
@@ -83,20 +161,31 @@ func ValidateFile(ctx context.Context, path string, cfg *Config, sheetName strin
 		return nil, err
 	}
 	defer s.Close()
-	return Validate(ctx, s, cfg)
+	return ValidateWith(ctx, s, cfg, opts)
 }
 
 // Validate reads every row of the sheet and checks it against the rules of
 // DESIGN.md §2 and the config. Every error is collected; nothing stops at
 // the first.
 func Validate(ctx context.Context, s Sheet, cfg *Config) (*Validation, error) {
+	return ValidateWith(ctx, s, cfg, ValidateOptions{})
+}
+
+// ValidateWith is Validate with options (opts.SheetName is not used: the
+// sheet is already open).
+func ValidateWith(ctx context.Context, s Sheet, cfg *Config, opts ValidateOptions) (*Validation, error) {
+	seed := maphash.MakeSeed()
 	v := &validator{
-		cfg:    cfg,
-		file:   s.File(),
-		m:      s.Mapping(),
-		refs:   map[string]int{},
-		payees: map[string]payeeSeen{},
-		out:    &Validation{File: s.File()},
+		cfg:     cfg,
+		file:    s.File(),
+		m:       s.Mapping(),
+		discard: opts.DiscardLines,
+		refs:    newSeenIndex(seed),
+		payees:  newSeenIndex(seed),
+		out:     &Validation{File: s.File()},
+	}
+	if v.discard {
+		v.out.sums = &totalSums{}
 	}
 	for {
 		rec, err := s.Next(ctx)
@@ -163,19 +252,15 @@ func fileName(path string) string {
 	return path
 }
 
-type payeeSeen struct {
-	row        int
-	hasRef     bool
-	references map[string]bool
-}
-
 type validator struct {
-	cfg    *Config
-	file   string
-	m      *Mapping
-	refs   map[string]int       // reference → first row
-	payees map[string]payeeSeen // fingerprint → first row
-	out    *Validation
+	cfg     *Config
+	file    string
+	m       *Mapping
+	discard bool
+	refs    *seenIndex // reference → first row
+	payees  *seenIndex // fingerprint → first row, flagged if it had a reference
+	fp      []byte     // fingerprint buffer
+	out     *Validation
 }
 
 // Text limits. Providers document few; these are conservative (the
@@ -317,14 +402,20 @@ func (v *validator) row(rec Record, readErrs []error) {
 	if len(errs) == 0 {
 		v.crossRow(&l, bad)
 	} else if l.Reference != "" {
-		if _, dup := v.refs[l.Reference]; !dup {
-			v.refs[l.Reference] = rec.Row
+		h := v.refs.hash(l.Reference)
+		if _, _, dup := v.refs.get(h); !dup {
+			v.refs.put(h, rec.Row, false)
 		}
 	}
 
 	if len(errs) > 0 {
 		v.out.Errors = append(v.out.Errors, errs...)
 		v.out.Invalid = append(v.out.Invalid, invalidRow(&rec, &l, curText, errs))
+		return
+	}
+	v.out.Valid++
+	if v.discard {
+		v.out.sums.add(&l)
 		return
 	}
 	v.out.Lines = append(v.out.Lines, l)
@@ -526,25 +617,27 @@ func (v *validator) names(l *Line, bad func(Column, string, error)) {
 
 func (v *validator) crossRow(l *Line, bad func(Column, string, error)) {
 	if l.Reference != "" {
-		if first, dup := v.refs[l.Reference]; dup {
+		h := v.refs.hash(l.Reference)
+		if first, _, dup := v.refs.get(h); dup {
 			bad(ColReference, l.Reference, fmt.Errorf("%w (row %d)", ErrDuplicateReference, first))
 			return
 		}
-		v.refs[l.Reference] = l.Row
+		v.refs.put(h, l.Row, false)
 	}
-	fp := l.Fingerprint()
-	seen, dup := v.payees[fp]
-	if dup && (!seen.hasRef || l.Reference == "") {
-		bad(ColAmount, "", fmt.Errorf("%w (row %d)", ErrDuplicatePayment, seen.row))
+	v.fp = l.appendFingerprint(v.fp[:0])
+	fp := v.payees.hashBytes(v.fp)
+	seenRow, seenHasRef, dup := v.payees.get(fp)
+	if dup && (!seenHasRef || l.Reference == "") {
+		bad(ColAmount, "", fmt.Errorf("%w (row %d)", ErrDuplicatePayment, seenRow))
 		return
 	}
 	if !dup {
-		v.payees[fp] = payeeSeen{row: l.Row, hasRef: l.Reference != ""}
+		v.payees.put(fp, l.Row, l.Reference != "")
 	}
 	if l.Reference == "" {
 		l.Reference = derivedReference(l, 1)
 		l.RefDerived = true
-		v.refs[l.Reference] = l.Row
+		v.refs.put(v.refs.hash(l.Reference), l.Row, false)
 	}
 }
 

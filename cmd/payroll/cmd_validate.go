@@ -45,7 +45,8 @@ func runValidate(ctx context.Context, o validateOptions, g *globalOptions, path 
 	if err != nil {
 		return err
 	}
-	v, err := batch.ValidateFile(ctx, path, cfg, o.sheet)
+	// Only the totals are printed: streaming keeps memory flat on big sheets.
+	v, err := batch.ValidateFileWith(ctx, path, cfg, batch.ValidateOptions{SheetName: o.sheet, DiscardLines: true})
 	if err != nil {
 		return err
 	}
@@ -67,7 +68,7 @@ func printErrors(w io.Writer, v *batch.Validation) {
 }
 
 func printValidationSummary(w io.Writer, v *batch.Validation) {
-	fmt.Fprintf(w, "%s: %d rows, %d valid, %d invalid", v.File, v.Rows, len(v.Lines), len(v.Invalid))
+	fmt.Fprintf(w, "%s: %d rows, %d valid, %d invalid", v.File, v.Rows, v.Valid, len(v.Invalid))
 	if n := len(v.Errors); n > 0 {
 		fmt.Fprintf(w, ", %d %s", n, plural(n, "error", "errors"))
 	}
