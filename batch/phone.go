@@ -24,7 +24,18 @@ func ParsePhone(s, region string) (Phone, error) {
 
 // parsePhone is ParsePhone that can also look up the carrier from the same
 // parse (libphonenumber parsing dominates the cost of validating a row).
+// The usual shapes of a valid mobile number take the fast path
+// (phone_fast.go); everything else, errors included, is decided by the
+// library in full.
 func parsePhone(s, region string, withCarrier bool) (Phone, string, error) {
+	if p, carrier, ok := fastPhone(s, region, withCarrier); ok {
+		return p, carrier, nil
+	}
+	return libraryPhone(s, region, withCarrier)
+}
+
+// libraryPhone is parsePhone through phonenumbers.Parse.
+func libraryPhone(s, region string, withCarrier bool) (Phone, string, error) {
 	clean := strings.Map(func(r rune) rune {
 		switch {
 		case r == ' ' || r == '-' || r == '.' || r == '(' || r == ')' || r == '\u00a0':
