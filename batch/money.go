@@ -29,35 +29,82 @@ func ParseMoney(s string) (Money, error) {
 	if s == "" {
 		return Money{}, ErrAmountEmpty
 	}
-	if err := classifyAmountText(s); err != nil {
-		return Money{}, err
+	if !plainAmountText(s) {
+		if err := classifyAmountText(s); err != nil {
+			return Money{}, err
+		}
 	}
 	intPart, frac, hasPoint := strings.Cut(s, ".")
 	if hasPoint && (frac == "" || intPart == "") {
 		return Money{}, ErrAmountFormat
 	}
-	digits, ok := stripThousands(intPart)
-	if !ok || !allDigits(frac) {
+	if !wellGrouped(intPart) || !allDigits(frac) {
 		return Money{}, ErrAmountFormat
 	}
 	if len(frac) > 2 {
 		return Money{}, ErrAmountPrecision
 	}
-	if len(strings.TrimLeft(digits, "0")) > maxIntDigits {
-		return Money{}, ErrAmountTooLarge
+	// The digits, thousands separators skipped: at most maxIntDigits
+	// significant ones before the point, so the value fits an int64.
+	var v int64
+	sig := 0
+	for i := 0; i < len(intPart); i++ {
+		if c := intPart[i]; c != ',' {
+			if sig > 0 || c != '0' {
+				sig++
+			}
+			if sig > maxIntDigits {
+				return Money{}, ErrAmountTooLarge
+			}
+			v = v*10 + int64(c-'0')
+		}
 	}
-	text := digits
-	if frac != "" {
-		text += "." + frac
+	for i := 0; i < len(frac); i++ {
+		v = v*10 + int64(frac[i]-'0')
 	}
-	d, err := decimal.NewFromString(text)
-	if err != nil { // unreachable after the checks above; kept as a guard
-		return Money{}, ErrAmountFormat
-	}
-	if !d.IsPositive() {
+	if v == 0 {
 		return Money{}, ErrAmountNotPositive
 	}
-	return Money{d}, nil
+	// The same decimal as decimal.NewFromString(digits + "." + frac).
+	return Money{decimal.New(v, -int32(len(frac)))}, nil
+}
+
+// plainAmountText reports whether s has only digits, commas and at most
+// one point. Such text breaks none of classifyAmountText's rules (no
+// sign, letter, symbol, exponent, or the second separator of a date), so
+// the check, and its regular expression, can be skipped.
+func plainAmountText(s string) bool {
+	points := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9', c == ',':
+		case c == '.':
+			if points++; points > 1 {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// wellGrouped reports whether s is digits with well-formed thousands
+// separators, or none: stripThousands(s) without building the result.
+func wellGrouped(s string) bool {
+	first := strings.IndexByte(s, ',')
+	if first < 0 {
+		return allDigits(s)
+	}
+	if first < 1 || first > 3 || !allDigits(s[:first]) {
+		return false
+	}
+	for rest := s[first:]; rest != ""; rest = rest[4:] {
+		if len(rest) < 4 || rest[0] != ',' || !allDigits(rest[1:4]) {
+			return false
+		}
+	}
+	return true
 }
 
 // classifyAmountText names the most helpful rule for text that is not a
@@ -98,24 +145,6 @@ func classifyAmountText(s string) error {
 // ("2026-11-01", "01/11/2026", "1-Nov-26", "12:30"), so that a date pasted
 // into the amount column is reported as a date, not as a malformed number.
 var dateText = regexp.MustCompile(`^(\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|\d{1,2}:\d{2}(:\d{2})?(\s*[AaPp][Mm])?|\d{1,2}[- /][A-Za-z]{3,9}[- /]\d{2,4})$`)
-
-// stripThousands removes well-formed thousands separators: "1,234,567" is
-// 1234567; "1,23" and "12,3456" are not numbers.
-func stripThousands(s string) (string, bool) {
-	if s == "" || !strings.Contains(s, ",") {
-		return s, allDigits(s)
-	}
-	groups := strings.Split(s, ",")
-	if len(groups[0]) < 1 || len(groups[0]) > 3 || !allDigits(groups[0]) {
-		return "", false
-	}
-	for _, g := range groups[1:] {
-		if len(g) != 3 || !allDigits(g) {
-			return "", false
-		}
-	}
-	return strings.Join(groups, ""), true
-}
 
 func allDigits(s string) bool {
 	for i := 0; i < len(s); i++ {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/nyaruka/phonenumbers"
 )
@@ -53,6 +54,8 @@ type numberRules struct {
 	lengths [numDescs][]int32
 	local   []int32 // general desc PossibleLengthLocalOnly
 	dfa     *digitDFA
+
+	carriers carrierTable
 }
 
 var phoneRules = sync.OnceValue(func() map[string]*numberRules {
@@ -219,37 +222,67 @@ func fastPhone(s, region string, withCarrier bool) (p Phone, carrier string, ok 
 
 // Carriers are cached by the digits libphonenumber's carrier lookup reads:
 // the first nine of country code and national number ("+" and nine
-// characters of the E.164 form). A sheet of a million numbers has a few
-// thousand such prefixes; past carrierCacheMax the library is asked each
-// time.
-const carrierCacheMax = 1 << 16
+// characters of the E.164 form), so the national number's first six for a
+// three-digit country code. The cache is a table of a million one-byte
+// carrier numbers per region (1 MB, packed four to a word so that it can
+// be read and filled concurrently), filled on first use of each prefix.
+type carrierTable struct {
+	once  sync.Once
+	ok    bool            // the country code has three digits
+	slots []atomic.Uint32 // prefix/4 → four carrier numbers + 1 (0: not looked up)
+	mu    sync.Mutex
+	names atomic.Pointer[[]string] // carrier number → name; append-only
+}
 
-var carrierCache = struct {
-	sync.RWMutex
-	m map[uint64]string
-}{m: map[uint64]string{}}
+const carrierPrefixDigits = 6
 
 // carrier looks up the network of a valid number, digits only.
 func (r *numberRules) carrier(p Phone) string {
-	digits := string(p)
-	key := uint64(min(len(digits), 9))
-	for i := 0; i < min(len(digits), 9); i++ {
-		key = key*10 + uint64(digits[i]-'0')
+	t := &r.carriers
+	t.once.Do(func() {
+		t.ok = len(r.ccStr) == 9-carrierPrefixDigits
+		if t.ok {
+			t.slots = make([]atomic.Uint32, 1_000_000/4)
+			t.names.Store(&[]string{})
+		}
+	})
+	nsn := string(p[len(r.ccStr):])
+	if !t.ok || len(nsn) < carrierPrefixDigits {
+		return r.libraryCarrier(nsn)
 	}
-	carrierCache.RLock()
-	c, ok := carrierCache.m[key]
-	carrierCache.RUnlock()
-	if ok {
-		return c
+	key := 0
+	for i := range carrierPrefixDigits {
+		key = key*10 + int(nsn[i]-'0')
 	}
+	word, shift := &t.slots[key/4], uint(key%4)*8
+	if n := word.Load() >> shift & 0xff; n != 0 {
+		return (*t.names.Load())[n-1]
+	}
+	c := r.libraryCarrier(nsn)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	names := *t.names.Load()
+	n := slices.Index(names, c)
+	if n < 0 {
+		if len(names) == 255 {
+			return c // too many names to number: not cached
+		}
+		names = append(slices.Clip(names), c)
+		n = len(names) - 1
+		t.names.Store(&names)
+	}
+	for {
+		old := word.Load()
+		if word.CompareAndSwap(old, old&^(0xff<<shift)|uint32(n+1)<<shift) {
+			return c
+		}
+	}
+}
+
+func (r *numberRules) libraryCarrier(nsn string) string {
 	cc := r.cc
-	nn, _ := strconv.ParseUint(digits[len(r.ccStr):], 10, 64)
-	c, _ = phonenumbers.GetCarrierForNumber(&phonenumbers.PhoneNumber{CountryCode: &cc, NationalNumber: &nn}, "en")
-	carrierCache.Lock()
-	if len(carrierCache.m) < carrierCacheMax {
-		carrierCache.m[key] = c
-	}
-	carrierCache.Unlock()
+	nn, _ := strconv.ParseUint(nsn, 10, 64)
+	c, _ := phonenumbers.GetCarrierForNumber(&phonenumbers.PhoneNumber{CountryCode: &cc, NationalNumber: &nn}, "en")
 	return c
 }
 

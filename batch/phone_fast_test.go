@@ -169,3 +169,23 @@ func BenchmarkParsePhone(b *testing.B) {
 		})
 	}
 }
+
+// FuzzFastPhone: parsePhone (fast path first) and the library path agree
+// on every input.
+func FuzzFastPhone(f *testing.F) {
+	for _, s := range []string{"0712345678", "+254 712 345 678", "254712345678", "00254712345678", "712345678", "0110123456",
+		"0654123456", "+255 654 123 456", "255744123456", "0201234567", "0712345678x", "+2540712345678", "0"} {
+		f.Add(s, "KE")
+		f.Add(s, "TZ")
+	}
+	f.Fuzz(func(t *testing.T, s, region string) {
+		if region != "KE" && region != "TZ" {
+			region = "KE"
+		}
+		p, c, err := parsePhone(s, region, true)
+		lp, lc, lerr := libraryPhone(s, region, true)
+		if p != lp || c != lc || !errors.Is(err, lerr) && !(err == nil && lerr == nil) {
+			t.Fatalf("%s %q: parsePhone %s %q %v; library %s %q %v", region, s, p.Digits(), c, err, lp.Digits(), lc, lerr)
+		}
+	})
+}

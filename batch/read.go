@@ -116,6 +116,17 @@ func recordFrom(file string, row int, cells []string, m *Mapping, maxCell int) (
 	return rec, joinErrors(errs)
 }
 
+// blank reports whether every cell of a mapped column is blank (cells of
+// columns the sheet does not use do not count).
+func (m *Mapping) blank(cells []string) bool {
+	for _, i := range m.index {
+		if i >= 0 && i < len(cells) && strings.TrimSpace(cells[i]) != "" {
+			return false
+		}
+	}
+	return true
+}
+
 func blankRow(cells []string) bool {
 	for _, c := range cells {
 		if strings.TrimSpace(c) != "" {

@@ -1,12 +1,14 @@
 package batch
 
 import (
+	"encoding/binary"
 	"hash/maphash"
 	"math"
+	"math/bits"
 )
 
 // seenIndex remembers the first row of each key (a reference, or a payee
-// fingerprint) for the cross-row checks, in about 16 bytes a key instead
+// fingerprint) for the cross-row checks, in about 20 bytes a key instead
 // of a map[string]int's 80 or more: a 1,000,000-row sheet needs two of
 // them.
 //
@@ -14,42 +16,111 @@ import (
 // strings, so two different keys collide with probability about n²/2⁶⁵:
 // 3·10⁻⁸ for a million rows. A collision can only make a row look like a
 // duplicate (rejected, never paid twice), and the next validation draws a
-// new seed. Every entry is a hash and a row in dense arrays that grow in
-// fixed chunks (no copying), found through an open-addressing table of
-// 4-byte entry numbers, so growing the table costs 4 bytes a slot.
+// new seed.
+//
+// Every entry is a hash and a row in dense arrays that grow in fixed
+// chunks (no copying), found through an open-addressing table of 4-byte
+// entry numbers with a 1-byte tag per slot, so that probing rarely touches
+// the entries. The memory is off the Go heap (allocOffHeap) and must be
+// returned with free.
 type seenIndex struct {
 	seed   maphash.Seed
-	slots  []uint32   // entry number + 1; 0 is empty. len is a power of 2
-	hashes [][]uint64 // entry → hash, in chunks of seenChunk
-	rows   [][]uint32 // entry → row << 1 | flag
-	n      int        // entries
+	tags   []byte   // slot → 0 if empty, else a tag from the hash
+	slots  []byte   // slot → entry number, uint32 little-endian
+	size   uint64   // slots
+	hashes [][]byte // entry → hash (uint64), in chunks of seenChunk
+	rows   [][]byte // entry → row << 1 | flag (uint32)
+	n      int      // entries
 }
 
 const (
 	seenChunkBits = 16
 	seenChunk     = 1 << seenChunkBits
+	seenMinSize   = 1024
 )
 
 func newSeenIndex(seed maphash.Seed) *seenIndex { return &seenIndex{seed: seed} }
+
+// free returns the index's memory; the index is empty afterwards.
+func (x *seenIndex) free() {
+	freeOffHeap(x.tags)
+	freeOffHeap(x.slots)
+	for _, c := range x.hashes {
+		freeOffHeap(c)
+	}
+	for _, c := range x.rows {
+		freeOffHeap(c)
+	}
+	*x = seenIndex{seed: x.seed}
+}
 
 func (x *seenIndex) hash(s string) uint64 { return maphash.String(x.seed, s) }
 
 func (x *seenIndex) hashBytes(b []byte) uint64 { return maphash.Bytes(x.seed, b) }
 
-func (x *seenIndex) hashAt(e int) uint64 { return x.hashes[e>>seenChunkBits][e&(seenChunk-1)] }
+func (x *seenIndex) hashAt(e int) uint64 {
+	return binary.LittleEndian.Uint64(x.hashes[e>>seenChunkBits][(e&(seenChunk-1))*8:])
+}
+
+func (x *seenIndex) rowAt(e int) uint32 {
+	return binary.LittleEndian.Uint32(x.rows[e>>seenChunkBits][(e&(seenChunk-1))*4:])
+}
+
+func (x *seenIndex) setRow(e int, v uint32) {
+	binary.LittleEndian.PutUint32(x.rows[e>>seenChunkBits][(e&(seenChunk-1))*4:], v)
+}
+
+// home is the first slot to probe for h (h's high bits scaled to size, so
+// sizes need not be powers of two); tag is from h's low bits.
+func home(h, size uint64) uint64 { hi, _ := bits.Mul64(h, size); return hi }
+
+func tagOf(h uint64) byte { return byte(1 + h%255) }
 
 // find returns the slot holding h, or the empty slot where it would go.
-func (x *seenIndex) find(h uint64) (slot int, entry int, ok bool) {
-	mask := len(x.slots) - 1
-	for i := int(h) & mask; ; i = (i + 1) & mask {
-		e := x.slots[i]
-		if e == 0 {
+func (x *seenIndex) find(h uint64) (slot uint64, entry int, ok bool) {
+	tag := tagOf(h)
+	for i := home(h, x.size); ; {
+		switch t := x.tags[i]; {
+		case t == 0:
 			return i, 0, false
+		case t == tag:
+			e := int(binary.LittleEndian.Uint32(x.slots[i*4:]))
+			if x.hashAt(e) == h {
+				return i, e, true
+			}
 		}
-		if x.hashAt(int(e-1)) == h {
-			return i, int(e - 1), true
+		if i++; i == x.size {
+			i = 0
 		}
 	}
+}
+
+// insert stores row and flag for h unless h is there already, and returns
+// what was there.
+func (x *seenIndex) insert(h uint64, row int, flag bool) (firstRow int, firstFlag, found bool) {
+	if (x.n+1)*20 > int(x.size)*17 { // load above 0.85
+		x.grow()
+	}
+	slot, e, ok := x.find(h)
+	if ok {
+		v := x.rowAt(e)
+		return int(v >> 1), v&1 == 1, true
+	}
+	x.add(slot, h, packRow(row, flag))
+	return 0, false, false
+}
+
+// put stores row and flag for h, replacing what was there.
+func (x *seenIndex) put(h uint64, row int, flag bool) {
+	if (x.n+1)*20 > int(x.size)*17 {
+		x.grow()
+	}
+	slot, e, ok := x.find(h)
+	if ok {
+		x.setRow(e, packRow(row, flag))
+		return
+	}
+	x.add(slot, h, packRow(row, flag))
 }
 
 // get returns the row and flag stored for h.
@@ -61,46 +132,41 @@ func (x *seenIndex) get(h uint64) (row int, flag, ok bool) {
 	if !ok {
 		return 0, false, false
 	}
-	v := x.rows[e>>seenChunkBits][e&(seenChunk-1)]
+	v := x.rowAt(e)
 	return int(v >> 1), v&1 == 1, true
 }
 
-// put stores row and flag for h, replacing what was there.
-func (x *seenIndex) put(h uint64, row int, flag bool) {
-	v := packRow(row, flag)
-	if x.n > 0 {
-		if _, e, ok := x.find(h); ok {
-			x.rows[e>>seenChunkBits][e&(seenChunk-1)] = v
-			return
-		}
-	}
-	if (x.n+1)*4 > len(x.slots)*3 {
-		x.grow()
-	}
+// add appends an entry and points the empty slot at it.
+func (x *seenIndex) add(slot, h uint64, v uint32) {
 	e := x.n
 	if e&(seenChunk-1) == 0 {
-		x.hashes = append(x.hashes, make([]uint64, seenChunk))
-		x.rows = append(x.rows, make([]uint32, seenChunk))
+		x.hashes = append(x.hashes, allocOffHeap(seenChunk*8))
+		x.rows = append(x.rows, allocOffHeap(seenChunk*4))
 	}
-	x.hashes[e>>seenChunkBits][e&(seenChunk-1)] = h
-	x.rows[e>>seenChunkBits][e&(seenChunk-1)] = v
+	binary.LittleEndian.PutUint64(x.hashes[e>>seenChunkBits][(e&(seenChunk-1))*8:], h)
+	x.setRow(e, v)
 	x.n++
-	slot, _, _ := x.find(h)
-	x.slots[slot] = uint32(e + 1)
+	x.tags[slot] = tagOf(h)
+	binary.LittleEndian.PutUint32(x.slots[slot*4:], uint32(e))
 }
 
-// grow doubles the table and reinserts every entry from the dense arrays.
+// grow makes the table 1.5 times larger and reinserts every entry from the
+// dense arrays.
 func (x *seenIndex) grow() {
-	size := max(1024, 2*len(x.slots))
-	x.slots = nil // let the old table go before the new one is filled
-	x.slots = make([]uint32, size)
-	mask := size - 1
+	size := max(seenMinSize, x.size+x.size/2)
+	freeOffHeap(x.tags)
+	freeOffHeap(x.slots)
+	x.tags, x.slots, x.size = allocOffHeap(int(size)), allocOffHeap(int(size)*4), size
 	for e := range x.n {
-		i := int(x.hashAt(e)) & mask
-		for x.slots[i] != 0 {
-			i = (i + 1) & mask
+		h := x.hashAt(e)
+		i := home(h, size)
+		for x.tags[i] != 0 {
+			if i++; i == size {
+				i = 0
+			}
 		}
-		x.slots[i] = uint32(e + 1)
+		x.tags[i] = tagOf(h)
+		binary.LittleEndian.PutUint32(x.slots[i*4:], uint32(e))
 	}
 }
 

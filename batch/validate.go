@@ -184,6 +184,8 @@ func ValidateWith(ctx context.Context, s Sheet, cfg *Config, opts ValidateOption
 		payees:  newSeenIndex(seed),
 		out:     &Validation{File: s.File()},
 	}
+	defer v.refs.free()
+	defer v.payees.free()
 	if v.discard {
 		v.out.sums = &totalSums{}
 	}
@@ -300,12 +302,12 @@ func (v *validator) row(rec Record, readErrs []error) {
 	bad := func(c Column, value string, err error) {
 		errs = append(errs, &RowError{File: v.file, Row: rec.Row, Column: c.String(), Value: shown(value), Err: err})
 	}
-	failed := map[Column]bool{}
+	var failed columnSet // columns the reader already reported
 	for _, e := range readErrs {
 		var re *RowError
 		if errors.As(e, &re) {
 			if c, ok := ParseColumn(re.Column); ok {
-				failed[c] = true
+				failed.add(c)
 			}
 		}
 	}
@@ -314,7 +316,7 @@ func (v *validator) row(rec Record, readErrs []error) {
 	l := Line{Row: rec.Row}
 	text := func(c Column, max int) string {
 		s := get(c)
-		if failed[c] {
+		if failed.has(c) {
 			return ""
 		}
 		switch {
@@ -339,7 +341,7 @@ func (v *validator) row(rec Record, readErrs []error) {
 		curText = v.cfg.Sheet.Currency
 	}
 	cur, curErr := ParseCurrency(curText)
-	if curErr != nil && !failed[ColCurrency] {
+	if curErr != nil && !failed.has(ColCurrency) {
 		bad(ColCurrency, curText, curErr)
 	}
 	l.Currency = cur
@@ -362,7 +364,7 @@ func (v *validator) row(rec Record, readErrs []error) {
 	}
 
 	typ, typErr := v.destType(&rec)
-	if typErr != nil && !failed[ColType] {
+	if typErr != nil && !failed.has(ColType) {
 		bad(ColType, get(ColType), typErr)
 	}
 	l.Dest.Type = typ
@@ -376,7 +378,7 @@ func (v *validator) row(rec Record, readErrs []error) {
 	}
 
 	// Amount.
-	if !failed[ColAmount] {
+	if !failed.has(ColAmount) {
 		v.amount(get(ColAmount), &l, curErr == nil, bad)
 	}
 
@@ -402,10 +404,7 @@ func (v *validator) row(rec Record, readErrs []error) {
 	if len(errs) == 0 {
 		v.crossRow(&l, bad)
 	} else if l.Reference != "" {
-		h := v.refs.hash(l.Reference)
-		if _, _, dup := v.refs.get(h); !dup {
-			v.refs.put(h, rec.Row, false)
-		}
+		v.refs.insert(v.refs.hash(l.Reference), rec.Row, false)
 	}
 
 	if len(errs) > 0 {
@@ -420,6 +419,14 @@ func (v *validator) row(rec Record, readErrs []error) {
 	}
 	v.out.Lines = append(v.out.Lines, l)
 }
+
+// columnSet is a set of columns.
+type columnSet uint32
+
+var _ [32 - numColumns]struct{} // every column fits a columnSet
+
+func (s *columnSet) add(c Column)     { *s |= 1 << c }
+func (s columnSet) has(c Column) bool { return s&(1<<c) != 0 }
 
 func providerPays(p ProviderName, c Currency) bool {
 	switch p {
@@ -462,11 +469,11 @@ func (v *validator) destType(rec *Record) (DestType, error) {
 	return found[0], nil
 }
 
-func (v *validator) destination(rec *Record, l *Line, bad func(Column, string, error), failed map[Column]bool) {
+func (v *validator) destination(rec *Record, l *Line, bad func(Column, string, error), failed columnSet) {
 	get := rec.Get
 	need := func(c Column) string {
 		s := get(c)
-		if s == "" && !failed[c] {
+		if s == "" && !failed.has(c) {
 			bad(c, "", fmt.Errorf("%w for %s", ErrRequired, l.Dest.Type))
 		}
 		return s
@@ -485,7 +492,7 @@ func (v *validator) destination(rec *Record, l *Line, bad func(Column, string, e
 		}
 		d.Phone = p
 		d.Network = get(ColNetwork)
-		if !failed[ColNetwork] && !failed[ColServiceCode] {
+		if !failed.has(ColNetwork) && !failed.has(ColServiceCode) {
 			v.network(l, carrier, get(ColServiceCode), bad)
 		}
 	case BankAccount:
@@ -617,22 +624,16 @@ func (v *validator) names(l *Line, bad func(Column, string, error)) {
 
 func (v *validator) crossRow(l *Line, bad func(Column, string, error)) {
 	if l.Reference != "" {
-		h := v.refs.hash(l.Reference)
-		if first, _, dup := v.refs.get(h); dup {
+		if first, _, dup := v.refs.insert(v.refs.hash(l.Reference), l.Row, false); dup {
 			bad(ColReference, l.Reference, fmt.Errorf("%w (row %d)", ErrDuplicateReference, first))
 			return
 		}
-		v.refs.put(h, l.Row, false)
 	}
 	v.fp = l.appendFingerprint(v.fp[:0])
-	fp := v.payees.hashBytes(v.fp)
-	seenRow, seenHasRef, dup := v.payees.get(fp)
+	seenRow, seenHasRef, dup := v.payees.insert(v.payees.hashBytes(v.fp), l.Row, l.Reference != "")
 	if dup && (!seenHasRef || l.Reference == "") {
 		bad(ColAmount, "", fmt.Errorf("%w (row %d)", ErrDuplicatePayment, seenRow))
 		return
-	}
-	if !dup {
-		v.payees.put(fp, l.Row, l.Reference != "")
 	}
 	if l.Reference == "" {
 		l.Reference = derivedReference(l, 1)

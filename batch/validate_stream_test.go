@@ -146,6 +146,7 @@ func TestAppendFingerprint(t *testing.T) {
 // TestSeenIndex checks the index against a map through several growths.
 func TestSeenIndex(t *testing.T) {
 	x := newSeenIndex(maphash.MakeSeed())
+	defer x.free()
 	want := map[string]int{}
 	for i := range 300_000 {
 		k := fmt.Sprintf("EMP%d", i*7%200_000) // every key comes back
@@ -157,7 +158,13 @@ func TestSeenIndex(t *testing.T) {
 		}
 		if !ok {
 			want[k] = i + 2
-			x.put(h, i+2, (i+2)%2 == 0)
+			if i%2 == 0 {
+				x.put(h, i+2, (i+2)%2 == 0)
+			} else if _, _, found := x.insert(h, i+2, (i+2)%2 == 0); found {
+				t.Fatalf("%s: insert found it", k)
+			}
+		} else if r, f, found := x.insert(h, 1, false); !found || r != w || f != (w%2 == 0) {
+			t.Fatalf("%s: insert of a present key: %d %v %v", k, r, f, found)
 		}
 	}
 	if x.n != len(want) {
@@ -170,5 +177,27 @@ func TestSeenIndex(t *testing.T) {
 	}
 	if x.n != len(want) {
 		t.Fatalf("replacing added an entry")
+	}
+}
+
+// BenchmarkValidateSheetFile validates the sheet named by
+// PAYROLL_BENCH_SHEET (e.g. one that scripts/bench-intake generated) the
+// way `payroll validate` does, for profiling:
+//
+//	PAYROLL_BENCH_SHEET=/tmp/payroll-bench-intake/…/payroll-1000000.csv \
+//	  go test ./batch -run '^$' -bench SheetFile -benchtime 1x -cpuprofile cpu.out
+func BenchmarkValidateSheetFile(b *testing.B) {
+	path := os.Getenv("PAYROLL_BENCH_SHEET")
+	if path == "" {
+		b.Skip("PAYROLL_BENCH_SHEET is not set")
+	}
+	cfg := DefaultConfig()
+	b.ReportAllocs()
+	for b.Loop() {
+		v, err := ValidateFileWith(b.Context(), path, &cfg, ValidateOptions{DiscardLines: true})
+		if err != nil || !v.OK() {
+			b.Fatalf("err %v, errors %v", err, v.Errors[:min(3, len(v.Errors))])
+		}
+		b.ReportMetric(float64(v.Rows)/b.Elapsed().Seconds(), "rows/s")
 	}
 }
