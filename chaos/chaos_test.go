@@ -443,7 +443,7 @@ func (h *harness) newSheet(id string, n int) *sheet {
 		case pct < 15: // TZS wallets through KiotaPay
 			cur, amt = "TZS", int64(1000+h.rng.IntN(900000))
 			rec[1], rec[2] = fmt.Sprintf("Juma Mushi%d", g.n), "mobile_wallet"
-			rec[3] = pick(fail, fmt.Sprintf("0653%03d999", g.fails), fmt.Sprintf("0652%06d", g.n))
+			rec[3] = pick(fail, fmt.Sprintf("065%04d999", 3000+g.fails), fmt.Sprintf("0652%06d", g.n))
 		case pct < 70: // KES wallets
 			rec[1], rec[2] = fmt.Sprintf("Achieng Worker%d", g.n), "mobile_wallet"
 			rec[3] = pick(fail, fmt.Sprintf("072%04d999", g.fails), fmt.Sprintf("0713%06d", g.n))
