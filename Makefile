@@ -41,6 +41,14 @@ vuln:
 matrix:
 	$(GO) test -count=1 -run '^TestFaultMatrix$$' -v ./cmd/payroll | grep -v -e '^=== ' -e '^        --- PASS'
 
+## chaos: SIGKILL the real binary 200 times at random and at every failpoint; check ledger vs sandbox truth.
+chaos:
+	@scripts/chaos
+
+## chaos-smoke: the same with 20 kills (CI, under 3 minutes).
+chaos-smoke:
+	@scripts/chaos --smoke
+
 ## lint: gofmt, go vet and the import-direction rule of DESIGN.md §1.
 lint: deps
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

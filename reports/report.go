@@ -120,6 +120,7 @@ func WriteFiles(dir string, r *Report, formats []string) ([]string, error) {
 	var paths []string
 	for _, f := range formats {
 		path := filepath.Join(dir, safeName(r.Batch)+"."+f)
+		removeStale(path)
 		var err error
 		switch f {
 		case "csv":
@@ -152,6 +153,18 @@ func safeName(s string) string {
 		return "batch"
 	}
 	return s
+}
+
+// removeStale deletes temporary files a killed writer left for path.
+func removeStale(path string) {
+	stale, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "."+globEscape(filepath.Base(path))+".*.tmp"))
+	for _, f := range stale {
+		os.Remove(f)
+	}
+}
+
+func globEscape(s string) string {
+	return strings.NewReplacer("*", "\\*", "?", "\\?", "[", "\\[", "\\", "\\\\").Replace(s)
 }
 
 // writeAtomic writes a file through a temporary file in the same directory

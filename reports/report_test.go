@@ -242,3 +242,17 @@ func TestTotalsConserve(t *testing.T) {
 		t.Errorf("group totals %s != row totals %s", fromGroups, fromRows)
 	}
 }
+
+func TestWriteFilesRemovesStaleTemporaries(t *testing.T) {
+	dir := t.TempDir()
+	stale := filepath.Join(dir, ".payroll-2026-11.csv.12345.tmp")
+	if err := os.WriteFile(stale, []byte("half a report"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := WriteFiles(dir, sampleReport(), []string{"csv"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("stale temporary file left behind: %v", err)
+	}
+}
