@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"io"
 	"regexp"
 	"slices"
 	"strings"
@@ -189,33 +188,8 @@ func ValidateWith(ctx context.Context, s Sheet, cfg *Config, opts ValidateOption
 	if v.discard {
 		v.out.sums = &totalSums{}
 	}
-	for {
-		rec, err := s.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		var readErrs []error
-		if err != nil {
-			errs, ok := rowErrors(err)
-			if !ok {
-				return nil, err
-			}
-			if rec.Row == 0 { // fatal: the sheet cannot be read further
-				v.out.Errors = append(v.out.Errors, errs...)
-				break
-			}
-			readErrs = errs
-		}
-		v.out.Rows++
-		if wholeRow(readErrs) {
-			// The row could not be split into cells (wrong number of
-			// cells, a stray quote): its cells are unknown, so checking
-			// them would only add misleading errors.
-			v.out.Errors = append(v.out.Errors, readErrs...)
-			v.out.Invalid = append(v.out.Invalid, invalidRow(&rec, &Line{Row: rec.Row}, "", readErrs))
-			continue
-		}
-		v.row(rec, readErrs)
+	if err := v.run(ctx, s); err != nil {
+		return nil, err
 	}
 	if v.out.Rows == 0 && len(v.out.Errors) == 0 {
 		v.out.Errors = append(v.out.Errors, &RowError{File: v.file, Err: ErrNoRows})
@@ -296,9 +270,12 @@ func tzServiceCode(network string) (string, bool) {
 	return "", false
 }
 
-func (v *validator) row(rec Record, readErrs []error) {
-	var errs []error
-	errs = append(errs, readErrs...)
+// check applies every rule that needs only the row itself. It reads
+// nothing that changes, so rows can be checked ahead of finish, on
+// another goroutine.
+func (v *validator) check(it *rowItem) {
+	rec, readErrs := &it.rec, it.readErrs
+	errs := append([]error(nil), readErrs...)
 	bad := func(c Column, value string, err error) {
 		errs = append(errs, &RowError{File: v.file, Row: rec.Row, Column: c.String(), Value: shown(value), Err: err})
 	}
@@ -363,7 +340,7 @@ func (v *validator) row(rec Record, readErrs []error) {
 		bad(ColCurrency, string(cur), fmt.Errorf("%w (%s pays %s)", ErrProviderCurrency, l.Provider, providerCurrencies(l.Provider)))
 	}
 
-	typ, typErr := v.destType(&rec)
+	typ, typErr := v.destType(rec)
 	if typErr != nil && !failed.has(ColType) {
 		bad(ColType, get(ColType), typErr)
 	}
@@ -374,7 +351,7 @@ func (v *validator) row(rec Record, readErrs []error) {
 
 	// Destination.
 	if typErr == nil {
-		v.destination(&rec, &l, bad, failed)
+		v.destination(rec, &l, bad, failed)
 	}
 
 	// Amount.
@@ -400,24 +377,32 @@ func (v *validator) row(rec Record, readErrs []error) {
 		}
 	}
 
-	// Cross-row rules.
+	it.line, it.errs, it.curText = l, errs, curText
+}
+
+// finish applies the rules across rows and records the outcome; rows come
+// in sheet order.
+func (v *validator) finish(it *rowItem) {
+	l, errs := &it.line, it.errs
 	if len(errs) == 0 {
-		v.crossRow(&l, bad)
+		v.crossRow(l, func(c Column, value string, err error) {
+			errs = append(errs, &RowError{File: v.file, Row: it.rec.Row, Column: c.String(), Value: shown(value), Err: err})
+		})
 	} else if l.Reference != "" {
-		v.refs.insert(v.refs.hash(l.Reference), rec.Row, false)
+		v.refs.insert(v.refs.hash(l.Reference), it.rec.Row, false)
 	}
 
 	if len(errs) > 0 {
 		v.out.Errors = append(v.out.Errors, errs...)
-		v.out.Invalid = append(v.out.Invalid, invalidRow(&rec, &l, curText, errs))
+		v.out.Invalid = append(v.out.Invalid, invalidRow(&it.rec, l, it.curText, errs))
 		return
 	}
 	v.out.Valid++
 	if v.discard {
-		v.out.sums.add(&l)
+		v.out.sums.add(l)
 		return
 	}
-	v.out.Lines = append(v.out.Lines, l)
+	v.out.Lines = append(v.out.Lines, *l)
 }
 
 // columnSet is a set of columns.
