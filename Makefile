@@ -26,8 +26,9 @@ test-short:
 
 ## bench: the benchmarks whose figures are in the README (about 5 minutes;
 ## run it on a quiet machine: the KiotaPay benchmark measures pacing).
-bench:
+bench: build
 	LEDGER_BENCH_CLAIM_LINES=1000000 $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -timeout 30m $(PKGS)
+	PAYROLL=$(BIN) scripts/bench-intake
 
 ## fuzz: run every fuzz target for FUZZTIME each and print the executions per target.
 fuzz:
