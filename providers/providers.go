@@ -592,6 +592,19 @@ func (c *TokenCache) Invalidate(ctx context.Context, tok string) {
 	<-c.sem
 }
 
+// TokenLife reads a token response's expires_in (seconds, as text); an
+// empty value means def.
+func TokenLife(expiresIn string, def time.Duration) (time.Duration, error) {
+	if expiresIn == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseFloat(expiresIn, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("token expires_in %q is not a positive number", expiresIn)
+	}
+	return time.Duration(n * float64(time.Second)), nil
+}
+
 // RefreshAt returns the time to stop using a token obtained at start that
 // lives life, refreshing at fraction of its life (e.g. 0.9).
 func RefreshAt(start time.Time, life time.Duration, fraction float64) time.Time {

@@ -203,13 +203,9 @@ func parseToken(body []byte, start time.Time) (providers.Token, error) {
 	if d.AccessToken == "" {
 		return providers.Token{}, errors.New("token response has no access_token")
 	}
-	life := defaultTokenLife
-	if s := string(d.ExpiresIn); s != "" {
-		n, err := strconv.ParseFloat(s, 64)
-		if err != nil || n <= 0 {
-			return providers.Token{}, fmt.Errorf("token expires_in %q is not a positive number", s)
-		}
-		life = time.Duration(n * float64(time.Second))
+	life, err := providers.TokenLife(string(d.ExpiresIn), defaultTokenLife)
+	if err != nil {
+		return providers.Token{}, err
 	}
 	return providers.Token{Value: d.AccessToken, RefreshAt: providers.RefreshAt(start, life, tokenRefreshFraction)}, nil
 }

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -160,13 +159,9 @@ func parseToken(body []byte, start time.Time) (providers.Token, error) {
 	if tt := string(tr.TokenType); tt != "" && !strings.EqualFold(tt, "bearer") {
 		return providers.Token{}, fmt.Errorf("token type %q is not Bearer", tt)
 	}
-	life := defaultTokenLife
-	if s := string(tr.ExpiresIn); s != "" {
-		n, err := strconv.ParseFloat(s, 64)
-		if err != nil || n <= 0 {
-			return providers.Token{}, fmt.Errorf("token expires_in %q is not a positive number", s)
-		}
-		life = time.Duration(n * float64(time.Second))
+	life, err := providers.TokenLife(string(tr.ExpiresIn), defaultTokenLife)
+	if err != nil {
+		return providers.Token{}, err
 	}
 	return providers.Token{Value: tr.AccessToken, RefreshAt: providers.RefreshAt(start, life, tokenRefreshFraction)}, nil
 }
