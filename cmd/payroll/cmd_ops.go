@@ -38,11 +38,7 @@ often as you like.`,
 }
 
 func runSettle(ctx context.Context, g *globalOptions, args []string, wait time.Duration) error {
-	cfg, err := g.loadConfig()
-	if err != nil {
-		return err
-	}
-	db, err := openExistingLedger(g.ledger(cfg))
+	cfg, db, err := g.openLedger()
 	if err != nil {
 		return err
 	}
@@ -96,14 +92,10 @@ func runSettle(ctx context.Context, g *globalOptions, args []string, wait time.D
 				err = withCode(exitInterrupted, serr)
 			}
 		}
-		r, rerr := buildReport(context.WithoutCancel(ctx), db, id)
+		r, rerr := reconcile(context.WithoutCancel(ctx), g, db, id, reports.Formats)
 		if rerr != nil {
 			return rerr
 		}
-		if werr := writeReports(g, cfg, r, reports.Formats); werr != nil {
-			return werr
-		}
-		reports.WriteSummary(g.stdout, r)
 		if err != nil {
 			return err
 		}
@@ -140,11 +132,7 @@ pending). Phone and account numbers are masked.`,
 }
 
 func runStatus(ctx context.Context, g *globalOptions, args []string) error {
-	cfg, err := g.loadConfig()
-	if err != nil {
-		return err
-	}
-	db, err := openExistingLedger(g.ledger(cfg))
+	_, db, err := g.openLedger()
 	if err != nil {
 		return err
 	}
@@ -237,29 +225,21 @@ with a chart. Files are written atomically with mode 0600 into --report-dir.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			cfg, err := g.loadConfig()
-			if err != nil {
-				return err
-			}
 			for _, f := range formats {
 				if f != "csv" && f != "xlsx" && f != "json" {
 					return usageErrorf("--format %q: want csv, xlsx or json", f)
 				}
 			}
-			db, err := openExistingLedger(g.ledger(cfg))
+			_, db, err := g.openLedger()
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			r, err := buildReport(ctx, db, args[0])
-			if err != nil {
+			if _, err := db.Batch(ctx, args[0]); err != nil {
 				return batchNotFound(args[0], err)
 			}
-			if err := writeReports(g, cfg, r, formats); err != nil {
-				return err
-			}
-			reports.WriteSummary(g.stdout, r)
-			return nil
+			_, err = reconcile(ctx, g, db, args[0], formats)
+			return err
 		},
 	}
 	cmd.Flags().StringSliceVar(&formats, "format", reports.Formats, "csv, xlsx, json (repeat or comma-separate)")
@@ -290,11 +270,7 @@ use payroll resolve.`,
 }
 
 func runRetry(ctx context.Context, g *globalOptions, id string, yes bool, wait time.Duration) error {
-	cfg, err := g.loadConfig()
-	if err != nil {
-		return err
-	}
-	db, err := openExistingLedger(g.ledger(cfg))
+	cfg, db, err := g.openLedger()
 	if err != nil {
 		return err
 	}
@@ -358,11 +334,7 @@ again with payroll retry. Only unknown lines can be resolved.`,
 				return usageErrorf("--note is required: say how you know")
 			}
 			ctx := cmd.Context()
-			cfg, err := g.loadConfig()
-			if err != nil {
-				return err
-			}
-			db, err := openExistingLedger(g.ledger(cfg))
+			_, db, err := g.openLedger()
 			if err != nil {
 				return err
 			}

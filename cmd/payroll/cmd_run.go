@@ -188,14 +188,10 @@ func sendAndSettle(ctx context.Context, g *globalOptions, cfg *batch.Config, db 
 			cancel()
 		}
 	}
-	r, err := buildReport(context.WithoutCancel(ctx), db, batchID)
+	r, err := reconcile(context.WithoutCancel(ctx), g, db, batchID, reports.Formats)
 	if err != nil {
 		return err
 	}
-	if err := writeReports(g, cfg, r, reports.Formats); err != nil {
-		return err
-	}
-	reports.WriteSummary(g.stdout, r)
 	if runErr != nil {
 		if errors.Is(runErr, context.Canceled) {
 			fmt.Fprintln(g.stderr, "interrupted: every request sent was recorded; run the same command again to resume")
@@ -228,13 +224,20 @@ func pendingLines(ctx context.Context, db *ledger.DB, batchID string) ([]batch.L
 	return out, providers, nil
 }
 
-func writeReports(g *globalOptions, cfg *batch.Config, r *reports.Report, formats []string) error {
+// reconcile builds the batch's report from the ledger, writes it in the
+// formats asked, and prints where it went and the terminal summary.
+func reconcile(ctx context.Context, g *globalOptions, db *ledger.DB, batchID string, formats []string) (*reports.Report, error) {
+	r, err := buildReport(ctx, db, batchID)
+	if err != nil {
+		return nil, err
+	}
 	paths, err := reports.WriteFiles(g.reports(), r, formats)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	fmt.Fprintf(g.stdout, "Report: %s\n", strings.Join(paths, ", "))
-	return nil
+	reports.WriteSummary(g.stdout, r)
+	return r, nil
 }
 
 func printImport(w io.Writer, r ledger.ImportReport) {

@@ -100,6 +100,17 @@ func openLedger(path string) (*ledger.DB, error) {
 	return db, err
 }
 
+// openLedger loads the config and opens its existing ledger, for the
+// commands that work on batches already run.
+func (g *globalOptions) openLedger() (*batch.Config, *ledger.DB, error) {
+	cfg, err := g.loadConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := openExistingLedger(g.ledger(cfg))
+	return cfg, db, err
+}
+
 // openExistingLedger opens a ledger that must already exist (status,
 // report, settle, retry, resolve never create one).
 func openExistingLedger(path string) (*ledger.DB, error) {
