@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/gocarina/gocsv"
@@ -42,13 +43,15 @@ type csvRow struct {
 }
 
 type csvSheet struct {
-	file    string
-	opts    ReadOptions
-	guard   *lineGuard
-	cr      *csv.Reader
-	mapping *Mapping
-	rows    int
-	done    bool
+	file  string
+	opts  ReadOptions
+	guard *lineGuard
+	// embedded counts the line breaks inside quoted cells read so far.
+	embedded int
+	cr       *csv.Reader
+	mapping  *Mapping
+	rows     int
+	done     bool
 }
 
 // maxLineBytes bounds one physical line of a CSV, so that a hostile file
@@ -128,6 +131,13 @@ func (s *csvSheet) Next(ctx context.Context) (Record, error) {
 			return Record{}, err
 		}
 		fields, err := s.cr.Read()
+		// Rows are numbered as Excel shows them: a quoted cell's line
+		// breaks belong to its row, so the newlines inside earlier records
+		// are taken off the reader's physical line.
+		embedded := s.embedded
+		for _, f := range fields {
+			s.embedded += strings.Count(f, "\n")
+		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				s.done = true
@@ -137,9 +147,9 @@ func (s *csvSheet) Next(ctx context.Context) (Record, error) {
 			if errors.As(err, &pe) {
 				if errors.Is(pe.Err, csv.ErrFieldCount) {
 					if s.rows++; s.rows > s.opts.MaxRows {
-						return s.tooMany(pe.StartLine)
+						return s.tooMany(pe.StartLine - embedded)
 					}
-					return Record{Row: pe.StartLine}, &RowError{File: s.file, Row: pe.StartLine,
+					return Record{Row: pe.StartLine - embedded}, &RowError{File: s.file, Row: pe.StartLine - embedded,
 						Err: fmt.Errorf("%w (the header has %d)", ErrFieldCount, s.mapping.Width())}
 				}
 				if errors.Is(pe.Err, csv.ErrBareQuote) {
@@ -147,16 +157,16 @@ func (s *csvSheet) Next(ctx context.Context) (Record, error) {
 					// go on, so that one stray quote does not hide the
 					// errors of the rows after it.
 					if s.rows++; s.rows > s.opts.MaxRows {
-						return s.tooMany(pe.StartLine)
+						return s.tooMany(pe.StartLine - embedded)
 					}
-					return Record{Row: pe.StartLine}, &RowError{File: s.file, Row: pe.StartLine, Err: fmt.Errorf("malformed CSV: %w", pe.Err)}
+					return Record{Row: pe.StartLine - embedded}, &RowError{File: s.file, Row: pe.StartLine - embedded, Err: fmt.Errorf("malformed CSV: %w", pe.Err)}
 				}
 				s.done = true
-				return Record{}, &RowError{File: s.file, Row: pe.StartLine, Err: fmt.Errorf("malformed CSV: %w", pe.Err)}
+				return Record{}, &RowError{File: s.file, Row: pe.StartLine - embedded, Err: fmt.Errorf("malformed CSV: %w", pe.Err)}
 			}
 			s.done = true
 			if errors.Is(err, errLineTooLong) {
-				return Record{}, &RowError{File: s.file, Row: s.guard.tripLine,
+				return Record{}, &RowError{File: s.file, Row: s.guard.tripLine - embedded,
 					Err: fmt.Errorf("%w: the line is longer than %d bytes", ErrCellTooLarge, s.guard.max)}
 			}
 			return Record{}, sheetError(s.file, err)
@@ -165,6 +175,7 @@ func (s *csvSheet) Next(ctx context.Context) (Record, error) {
 		// panics when a record failed before its first field (a bare
 		// quote in the first cell) and has no positions.
 		line, _ := s.cr.FieldPos(0)
+		line -= embedded
 		if s.mapping.blank(fields) {
 			continue
 		}

@@ -101,7 +101,7 @@ func TestCSVRecords(t *testing.T) {
 		{name: "blank rows of commas are skipped", csv: "phone,amount\n,\n0712345678,1\n", rows: []int{3}, amts: []string{"1"}},
 		{name: "CRLF", csv: "phone,amount\r\n0712345678,1\r\n0712345679,2\r\n", rows: []int{2, 3}, amts: []string{"1", "2"}},
 		{name: "no final newline", csv: "phone,amount\n0712345678,1", rows: []int{2}, amts: []string{"1"}},
-		{name: "multi-line cell", csv: "name,phone,amount\n\"a\nb\nc\",0712345678,1\nd,0712345679,2\n", rows: []int{2, 5}, amts: []string{"1", "2"}},
+		{name: "multi-line cell", csv: "name,phone,amount\n\"a\nb\nc\",0712345678,1\nd,0712345679,2\n", rows: []int{2, 3}, amts: []string{"1", "2"}},
 		{name: "semicolons with commas in cells", csv: "phone;amount\n0712345678;1,500.00\n", rows: []int{2}, amts: []string{"1,500.00"}},
 		{name: "BOM", csv: "\ufeffamount,phone\n1,0712345678\n", rows: []int{2}, amts: []string{"1"}},
 		{name: "unmapped columns ignored", csv: "x,phone,y,amount,z\n1,0712345678,2,3,4\n", rows: []int{2}, amts: []string{"3"}},
