@@ -70,7 +70,7 @@ func TestUnknownConfigKeyIsNamed(t *testing.T) {
 }
 
 func TestHelpShowsExamples(t *testing.T) {
-	for _, c := range []string{"validate", "plan", "version"} {
+	for _, c := range []string{"validate", "plan", "run", "settle", "status", "report", "retry", "resolve", "sandbox", "check", "version"} {
 		out, _, code := run(t, c, "--help")
 		if code != 0 || !strings.Contains(out, "Examples:") || !strings.Contains(out, "payroll "+c) {
 			t.Errorf("%s --help: exit %d, no example:\n%s", c, code, out)
