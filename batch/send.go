@@ -60,6 +60,10 @@ type Result struct {
 	Reason    string       // failure reason, when failed
 	Source    string       // "callback", "poll" or "operator"
 	Provider  ProviderName //
+	// Undocumented is the provider's status when it is none the provider
+	// documents; the line stays pending (an unknown status never means
+	// paid or failed) and the status is logged once.
+	Undocumented string
 }
 
 // Poller asks a provider for the results of an accepted request.

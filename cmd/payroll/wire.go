@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -310,6 +311,18 @@ func (l settleLedger) Apply(ctx context.Context, results []batch.Result) (int, e
 	return n, err
 }
 
+// undocumented remembers the provider statuses already logged.
+var undocumented sync.Map
+
+// logUndocumentedOnce warns, once per provider and status, that a provider
+// answered with a status it does not document: the line stays pending.
+func logUndocumentedOnce(log *slog.Logger, r batch.Result) {
+	if _, seen := undocumented.LoadOrStore(string(r.Provider)+"\x00"+r.Undocumented, true); !seen {
+		log.Warn("provider status not documented; the line stays pending until a documented status arrives",
+			"provider", r.Provider, "status", r.Undocumented, "reference", r.Reference)
+	}
+}
+
 // applyResults records final results (paid or failed) in the ledger;
 // results still pending are ignored. Flagged results (a mismatch or a
 // contradiction) are logged: they are recorded in the event log and never
@@ -319,6 +332,9 @@ func applyResults(ctx context.Context, db *ledger.DB, log *slog.Logger, results 
 	var rs []ledger.Result
 	var from []int // rs[i] came from results[from[i]]
 	for j, r := range results {
+		if r.Undocumented != "" {
+			logUndocumentedOnce(log, r)
+		}
 		if r.Status != batch.StatePaid && r.Status != batch.StateFailed {
 			continue
 		}

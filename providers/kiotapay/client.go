@@ -600,6 +600,11 @@ func (c *Client) Poll(ctx context.Context, requestID string) ([]batch.Result, er
 		Source:    "poll",
 		Provider:  batch.KiotaPay,
 	}
+	switch strings.ToUpper(strings.TrimSpace(s.Status)) {
+	case "SUCCESS", "FAILED", "PENDING":
+	default:
+		r.Undocumented = s.Status
+	}
 	switch r.Status {
 	case batch.StatePaid:
 		if rec, err := c.Single(ctx, requestID); err == nil {

@@ -148,9 +148,13 @@ func (d *document) reference() string {
 // results maps the document's disbursements to batch results carrying
 // reference and source.
 func (d *document) results(reference, source string) []batch.Result {
-	mk := func(identity string, amount batch.Money, st batch.State, receipt, reason string) batch.Result {
-		return batch.Result{Reference: reference, Identity: identity, Amount: amount, Status: st,
+	mk := func(identity string, amount batch.Money, st batch.State, receipt, reason, status string) batch.Result {
+		r := batch.Result{Reference: reference, Identity: identity, Amount: amount, Status: st,
 			Receipt: receipt, Reason: reason, Source: source, Provider: batch.KopoKopo}
+		if !knownStatus(status) {
+			r.Undocumented = status
+		}
+		return r
 	}
 	if d.Data == nil { // flat legacy pay_request: one payment to a recipient id
 		var amt batch.Money
@@ -158,7 +162,7 @@ func (d *document) results(reference, source string) []batch.Result {
 			amt = d.Amount.Value.Money
 		}
 		st, reason := mapStatus(d.Status, nil)
-		return []batch.Result{mk("unknown:?:"+d.Destination, amt, st, "", reason)}
+		return []batch.Result{mk("unknown:?:"+d.Destination, amt, st, "", reason, d.Status)}
 	}
 	a := d.attrs()
 	type item struct {
@@ -213,7 +217,7 @@ func (d *document) results(reference, source string) []batch.Result {
 		if st == batch.StatePaid {
 			receipt = string(it.dis.TransactionReference)
 		}
-		out = append(out, mk(it.id, it.dis.Amount.Money, st, receipt, reason))
+		out = append(out, mk(it.id, it.dis.Amount.Money, st, receipt, reason, it.status))
 	}
 	return out
 }
@@ -279,6 +283,16 @@ func normType(s string) string {
 // sent, and some SDKs send +254....
 func phoneDigits(s string) string {
 	return strings.TrimPrefix(strings.ReplaceAll(strings.TrimSpace(s), " ", ""), "+")
+}
+
+// knownStatus reports whether a disbursement status is one Kopo Kopo's
+// documents, SDKs or this package's documented decisions name.
+func knownStatus(status string) bool {
+	switch strings.ToLower(strings.TrimSpace(status)) {
+	case "transferred", "failed", "cancelled", "canceled", "reversed", "scheduled", "pending", "processing", "processed", "sent":
+		return true
+	}
+	return false
 }
 
 // mapStatus maps a disbursement status to a line state. Only

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"bytes"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"payroll/batch"
+	"payroll/ledger"
+)
+
+// A result with an undocumented status changes nothing and is logged once,
+// however often it comes back (each poll, each callback).
+func TestUndocumentedStatusLoggedOnce(t *testing.T) {
+	db, err := ledger.Open(filepath.Join(t.TempDir(), "l.db"), ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	r := batch.Result{Provider: batch.KopoKopo, Reference: "loc-undocumented-test", Status: batch.StateAccepted,
+		Undocumented: "Queued-For-Test", Source: "poll"}
+	for range 3 {
+		n, unmatched, err := applyResults(t.Context(), db, log, []batch.Result{r})
+		if err != nil || n != 0 || len(unmatched) != 0 {
+			t.Fatalf("applyResults = %d, %v, %v; want nothing applied", n, unmatched, err)
+		}
+	}
+	if got := strings.Count(logs.String(), "Queued-For-Test"); got != 1 {
+		t.Errorf("undocumented status logged %d times, want once:\n%s", got, logs.String())
+	}
+}
