@@ -35,6 +35,7 @@ type callbackServer struct {
 	public string // base URL providers call
 	token  string // KiotaPay path token
 	done   chan struct{}
+	served bool
 
 	// early holds trusted results that arrived before the request's
 	// reference was recorded: a provider may call back before its HTTP
@@ -84,7 +85,21 @@ const (
 	holdTick = 100 * time.Millisecond
 )
 
+// startCallbacks listens and serves at once (for tests and tools that
+// already have their clients).
 func startCallbacks(ctx context.Context, listen, public string, e *engine) (*callbackServer, error) {
+	c, err := listenCallbacks(ctx, listen, public, e)
+	if err != nil {
+		return nil, err
+	}
+	c.serve()
+	return c, nil
+}
+
+// listenCallbacks opens the receiver's listener, so that its URLs are known
+// before the provider clients are built, without serving yet: no handler
+// may run before the engine is complete.
+func listenCallbacks(ctx context.Context, listen, public string, e *engine) (*callbackServer, error) {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", listen)
 	if err != nil {
@@ -95,6 +110,13 @@ func startCallbacks(ctx context.Context, listen, public string, e *engine) (*cal
 	}
 	c := &callbackServer{e: e, ln: ln, public: strings.TrimRight(public, "/"), token: callbackToken(e.secrets.kpAPISecret),
 		done: make(chan struct{}), stopHold: make(chan struct{}), holdDone: make(chan struct{})}
+	return c, nil
+}
+
+// serve starts the receiver's workers and HTTP server.
+func (c *callbackServer) serve() {
+	e := c.e
+	c.served = true
 	go c.retryHeld()
 	c.confirm, c.queued, c.confirmStop = make(chan string, confirmQueue), map[string]bool{}, make(chan struct{})
 	lim := e.status
@@ -120,12 +142,11 @@ func startCallbacks(ctx context.Context, listen, public string, e *engine) (*cal
 	}
 	go func() {
 		defer close(c.done)
-		if err := c.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := c.srv.Serve(c.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			e.log.Error("callback receiver stopped", "err", err)
 		}
 	}()
-	e.log.Debug("callback receiver listening", "addr", ln.Addr().String())
-	return c, nil
+	e.log.Debug("callback receiver listening", "addr", c.ln.Addr().String())
 }
 
 func (c *callbackServer) kopokopoURL() string { return c.public + "/kopokopo" }
@@ -133,6 +154,10 @@ func (c *callbackServer) kiotapayURL() string { return c.public + "/kiotapay/" +
 
 // close stops accepting callbacks and waits for those being handled.
 func (c *callbackServer) close() {
+	if !c.served {
+		c.ln.Close()
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c.srv.Shutdown(ctx)

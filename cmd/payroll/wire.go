@@ -187,7 +187,7 @@ func startEngine(ctx context.Context, g *globalOptions, cfg *batch.Config, db *l
 		e.settler.Interval = time.Second
 		e.settler.MaxInterval = 5 * time.Second
 	}
-	cb, err := startCallbacks(ctx, listen, public, e)
+	cb, err := listenCallbacks(ctx, listen, public, e)
 	if err != nil {
 		e.close()
 		return nil, err
@@ -217,6 +217,8 @@ func startEngine(ctx context.Context, g *globalOptions, cfg *batch.Config, db *l
 		}
 		e.settler.Pollers[batch.KiotaPay] = e.kp
 	}
+	// Serve only now: handlers read the clients and the settler.
+	cb.serve()
 	return e, nil
 }
 
