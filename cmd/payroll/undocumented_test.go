@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"payroll/batch"
 	"payroll/ledger"
@@ -21,15 +23,18 @@ func TestUndocumentedStatusLoggedOnce(t *testing.T) {
 	defer db.Close()
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
+	// The set of statuses already logged lives as long as the process, so
+	// each run of this test uses a status of its own (-count=N).
+	status := fmt.Sprintf("Queued-For-Test-%d", time.Now().UnixNano())
 	r := batch.Result{Provider: batch.KopoKopo, Reference: "loc-undocumented-test", Status: batch.StateAccepted,
-		Undocumented: "Queued-For-Test", Source: "poll"}
+		Undocumented: status, Source: "poll"}
 	for range 3 {
 		n, unmatched, err := applyResults(t.Context(), db, log, []batch.Result{r})
 		if err != nil || n != 0 || len(unmatched) != 0 {
 			t.Fatalf("applyResults = %d, %v, %v; want nothing applied", n, unmatched, err)
 		}
 	}
-	if got := strings.Count(logs.String(), "Queued-For-Test"); got != 1 {
+	if got := strings.Count(logs.String(), status); got != 1 {
 		t.Errorf("undocumented status logged %d times, want once:\n%s", got, logs.String())
 	}
 }
