@@ -87,25 +87,7 @@ func (h *harness) useSandbox(opts sandbox.Options) {
 	t.Setenv("KOPOKOPO_API_KEY", c.KopoKopoAPIKey)
 	t.Setenv("KIOTAPAY_API_KEY", c.KiotaPayAPIKey)
 	t.Setenv("KIOTAPAY_API_SECRET", c.KiotaPayAPISecret)
-	cfg := fmt.Sprintf(`[kopokopo]
-base_url = %q
-source_identifier = "4321"
-max_destinations = %d
-
-[kiotapay]
-base_url = %q
-environment = "sandbox"
-rate = %d
-burst = %d
-per_phone_interval = %q
-
-[callbacks]
-listen = "127.0.0.1:%d"
-public_url = "http://127.0.0.1:%d"
-
-[settle]
-poll_interval = %q
-`, base, h.knob.maxDest, base, h.knob.rate, min(h.knob.rate, 10), h.knob.phone, h.port, h.port, h.knob.poll)
+	cfg := harnessConfig(base, h.port, h.knob)
 	if err := os.WriteFile(h.cfg, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -503,4 +485,28 @@ func statuses(rows map[string]map[string]string) map[string]int {
 		out[r["status"]]++
 	}
 	return out
+}
+
+// harnessConfig is the payroll.toml the end-to-end harnesses use: both
+// providers at the sandbox's base URL, callbacks on a loopback port.
+func harnessConfig(base string, port int, k knobs) string {
+	return fmt.Sprintf(`[kopokopo]
+base_url = %q
+source_identifier = "4321"
+max_destinations = %d
+
+[kiotapay]
+base_url = %q
+environment = "sandbox"
+rate = %d
+burst = %d
+per_phone_interval = %q
+
+[callbacks]
+listen = "127.0.0.1:%d"
+public_url = "http://127.0.0.1:%d"
+
+[settle]
+poll_interval = %q
+`, base, k.maxDest, base, k.rate, min(k.rate, 10), k.phone, port, port, k.poll)
 }

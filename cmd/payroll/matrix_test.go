@@ -152,25 +152,7 @@ func newParallelHarness(t *testing.T, opts sandbox.Options, k knobs) *harness {
 	}
 	t.Cleanup(func() { sb.Close() })
 	h.sb, h.base = sb, base
-	cfg := fmt.Sprintf(`[kopokopo]
-base_url = %q
-source_identifier = "4321"
-max_destinations = %d
-
-[kiotapay]
-base_url = %q
-environment = "sandbox"
-rate = %d
-burst = %d
-per_phone_interval = %q
-
-[callbacks]
-listen = "127.0.0.1:%d"
-public_url = "http://127.0.0.1:%d"
-
-[settle]
-poll_interval = %q
-`, base, k.maxDest, base, k.rate, min(k.rate, 10), k.phone, h.port, h.port, k.poll)
+	cfg := harnessConfig(base, h.port, k)
 	if err := os.WriteFile(h.cfg, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
