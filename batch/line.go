@@ -147,6 +147,29 @@ type Line struct {
 	Occasion    string `json:"occasion,omitempty"`
 	Narration   string `json:"narration,omitempty"`
 	ServiceCode string `json:"service_code,omitempty"`
+	// AttemptRef is set on a line handed out for sending: the reference
+	// of this attempt (see AttemptRef), which a provider that takes a
+	// client reference receives instead of the employee reference. The
+	// ledger stores it with the attempt, not with the line.
+	AttemptRef string `json:"-"`
+}
+
+// AttemptRef derives the client reference of one attempt at a line: the
+// KiotaPay referenceId. It is a function of the batch, the line's
+// reference, the attempt's number and its unique ID, so it is the same
+// however often the one attempt is looked at (it is committed with the
+// intent) and differs for every new attempt, every line and every batch,
+// in this ledger or any other. It is 26 to 30 characters of [a-z0-9-]:
+// "py" + 20 hex digits of a SHA-256 + "-a" + the attempt number. KiotaPay
+// documents no length or alphabet for referenceId; this stays within the
+// 36 characters of a UUID and uses no character any API escapes.
+func AttemptRef(batchID, ref string, n int, attemptID string) string {
+	h := sha256.New()
+	for _, s := range []string{"payroll attempt ref v1", batchID, ref, strconv.Itoa(n), attemptID} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return "py" + hex.EncodeToString(h.Sum(nil)[:10]) + "-a" + strconv.Itoa(n)
 }
 
 // RoundingDiff is what rounding down left unpaid (zero unless the config

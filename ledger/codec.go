@@ -10,10 +10,10 @@ import (
 	"payroll/batch"
 )
 
-// Stored line value, format version 2: a fixed header that imports and
+// Stored line value, format version 3: a fixed header that imports and
 // scans read without decoding the rest, then a compact binary body.
 //
-//	[0]     format version (2)
+//	[0]     format version (3; 2 is still read)
 //	[1]     state code
 //	[2:6]   sheet row number, big endian
 //	[6:8]   fingerprint length, big endian
@@ -31,18 +31,26 @@ import (
 //	Line                     if recLine; Reference omitted if recLineRef
 //	Invalid as JSON          if recInvalid
 //	uvarint n, n attempts: ID, Started, Ended, outcome enum,
-//	                       ProviderRef, Error, result enum
+//	                       ProviderRef, Error, result enum,
+//	                       ClientRef (version 3)
 //	ProviderRef, Receipt, FailureReason
 //	uvarint n, n flags
 //	Changed                  if recChanged (with its Reference)
 //	ChangedInvalid as JSON   if recChangedInvalid
 //	Created
 //	Updated                  unless recSameTimes
+//	uvarint SetBy            (version 3)
 //
+// Version 2 lacks the attempts' ClientRef and the line's SetBy; its
+// records are read as having none and are written as version 3 when next
+// saved.
 // A Line is uvarint line bits (ln*), Row, the enums provider, destination
 // type and currency, Amount, Requested unless lnSameRequested, then each
 // optional string whose bit is set, in the order of the ln* bits.
-const recVersion = 2
+const recVersion = 3
+
+// recVersionOld is the previous format, still read.
+const recVersionOld = 2
 
 const hdrLen = 8
 
@@ -166,6 +174,7 @@ func appendRecord(dst []byte, r *LineRecord) []byte {
 		dst = appendString(dst, a.ProviderRef)
 		dst = appendString(dst, a.Error)
 		dst = appendEnum(dst, enumStates, string(a.Result))
+		dst = appendString(dst, a.ClientRef)
 	}
 	dst = appendString(dst, r.ProviderRef)
 	dst = appendString(dst, r.Receipt)
@@ -184,7 +193,7 @@ func appendRecord(dst []byte, r *LineRecord) []byte {
 	if bits&recSameTimes == 0 {
 		dst = appendTime(dst, r.Updated)
 	}
-	return dst
+	return binary.AppendUvarint(dst, uint64(r.SetBy))
 }
 
 // lineStrings returns pointers to a line's optional strings in the order
@@ -322,7 +331,7 @@ type header struct {
 
 // peekRecord reads the header of a stored value without decoding the body.
 func peekRecord(v []byte) (header, error) {
-	if len(v) < hdrLen || v[0] != recVersion || int(v[1]) >= len(codeStates) || codeStates[v[1]] == "" {
+	if len(v) < hdrLen || (v[0] != recVersion && v[0] != recVersionOld) || int(v[1]) >= len(codeStates) || codeStates[v[1]] == "" {
 		return header{}, fmt.Errorf("ledger: corrupt line record header: %w", ErrInvariant)
 	}
 	n := int(binary.BigEndian.Uint16(v[6:8]))
@@ -350,7 +359,7 @@ func decodeRecord(batchID string, seq uint64, v []byte) (*LineRecord, error) {
 	// is a substring of it.
 	s := string(v[hdrLen:])
 	r.Fingerprint = s[:len(h.fp)]
-	d := decoder{s: s, off: len(h.fp)}
+	d := decoder{s: s, off: len(h.fp), version: v[0]}
 	d.record(r)
 	if d.err == nil && d.off != len(s) {
 		d.fail("trailing bytes")
@@ -363,9 +372,10 @@ func decodeRecord(batchID string, seq uint64, v []byte) (*LineRecord, error) {
 
 // decoder reads a body; after the first error every read returns zero.
 type decoder struct {
-	s   string
-	off int
-	err error
+	s       string
+	off     int
+	err     error
+	version byte
 }
 
 func (d *decoder) fail(what string) {
@@ -394,6 +404,9 @@ func (d *decoder) record(r *LineRecord) {
 			a.ProviderRef = d.string()
 			a.Error = d.string()
 			a.Result = batch.State(d.enum(enumStates))
+			if d.version >= 3 {
+				a.ClientRef = d.string()
+			}
 		}
 	}
 	r.ProviderRef = d.string()
@@ -416,6 +429,9 @@ func (d *decoder) record(r *LineRecord) {
 	r.Updated = r.Created
 	if bits&recSameTimes == 0 {
 		r.Updated = d.time()
+	}
+	if d.version >= 3 {
+		r.SetBy = int(d.uvarint())
 	}
 }
 

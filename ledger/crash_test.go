@@ -490,7 +490,7 @@ func verifyCrashFile(t *testing.T, dir string, done bool) {
 		case done && r.Invalid == nil && r.State != batch.StatePaid:
 			t.Errorf("finished, but %s is %s", r.Ref, r.State)
 		}
-		if len(r.Flags) > 0 {
+		if r.Blocked() {
 			t.Errorf("%s flagged %v", r.Ref, r.Flags)
 		}
 	}

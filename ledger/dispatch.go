@@ -53,17 +53,22 @@ func (db *DB) Claim(ctx context.Context, batchID string, refs []string) (Claimed
 				cl.Skipped = append(cl.Skipped, Skip{Ref: ref})
 				continue
 			}
-			if r.State != batch.StatePending || len(r.Flags) > 0 {
+			// Belt and braces (invariant 6): whatever the state byte says,
+			// a line any of whose attempts may have paid is never claimed.
+			if r.State != batch.StatePending || r.Blocked() || r.MayHavePaid() {
 				cl.Skipped = append(cl.Skipped, Skip{Ref: ref, State: r.State})
 				continue
 			}
-			r.Attempts = append(r.Attempts, Attempt{ID: cl.ID, Started: t.now})
+			cref := batch.AttemptRef(batchID, r.Ref, len(r.Attempts)+1, cl.ID)
+			r.Attempts = append(r.Attempts, Attempt{ID: cl.ID, Started: t.now, ClientRef: cref})
 			r.ProviderRef, r.Receipt, r.FailureReason = "", "", ""
 			if err := t.move(b, r, batch.StateSending, trClaim, Event{Cause: "claim", Attempt: cl.ID}); err != nil {
 				return err
 			}
 			cl.Refs = append(cl.Refs, ref)
-			out = append(out, r.Line)
+			l := r.Line
+			l.AttemptRef = cref
+			out = append(out, l)
 		}
 		return nil
 	})

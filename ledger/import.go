@@ -33,6 +33,10 @@ type ImportReport struct {
 	Cancelled int  // lines that left the sheet before they were sent
 	Invalid   int  // invalid rows in the sheet (stored as invalid lines)
 	Departed  int  // lines that left the sheet after they were sent (kept as they are)
+	// Corrected counts lines whose every attempt failed conclusively and
+	// whose destination or amount the sheet corrected: pending again, for
+	// a new attempt (DESIGN.md §3).
+	Corrected int
 	// ConflictLines lists the conflicts.
 	ConflictLines []Conflict
 }
@@ -138,6 +142,7 @@ func (db *DB) Import(ctx context.Context, spec ImportSpec, lines []batch.Line, i
 			rep.Created = true
 			b.refs.FillPercent = 1.0 // refs are inserted sorted into an empty bucket
 		}
+		t.importNo = b.meta.Imports + 1
 		var last uint64
 		if k, _ := b.lines.Cursor().Last(); k != nil {
 			last = binary.BigEndian.Uint64(k)
@@ -210,7 +215,7 @@ func (db *DB) Import(ctx context.Context, spec ImportSpec, lines []batch.Line, i
 // add stores a new line (pending, or invalid for an invalid row), adding
 // its amount to totals.
 func (t *txn) add(b *bkt, seq uint64, it *importItem, totals moneySums, rep *ImportReport) error {
-	r := LineRecord{Seq: seq, Ref: it.ref, Created: t.now, Updated: t.now}
+	r := LineRecord{Seq: seq, Ref: it.ref, Created: t.now, Updated: t.now, SetBy: t.importNo}
 	if it.line != nil {
 		r.Line, r.Fingerprint, r.State = *it.line, it.fp, batch.StatePending
 		totals.add(r.Line.Currency, r.Line.Amount)
@@ -283,6 +288,7 @@ func (t *txn) setLine(b *bkt, r *LineRecord, it *importItem) {
 		r.Line, r.Fingerprint, r.Invalid = batch.Line{}, "", it.inv
 	}
 	r.Changed, r.ChangedInvalid = nil, nil
+	r.SetBy = t.importNo
 }
 
 // reimport reconciles one sheet line with the line already stored.
@@ -315,6 +321,7 @@ func (t *txn) reimport(b *bkt, seq uint64, it *importItem, rep *ImportReport) er
 	imp := Event{Cause: "import"}
 	if it.line != nil && r.Fingerprint == it.fp { // cancelled, back unchanged
 		r.Line.Row = it.row
+		r.SetBy = t.importNo
 		rep.Revived++
 		return t.move(b, r, batch.StatePending, trImport, imp)
 	}
@@ -344,7 +351,10 @@ func (t *txn) reimport(b *bkt, seq uint64, it *importItem, rep *ImportReport) er
 			return t.move(b, r, batch.StatePending, trImport, imp)
 		}
 	}
-	// Something was sent for this line: never apply the change.
+	if r.State != batch.StateConflict && !r.MayHavePaid() && !r.Blocked() {
+		return t.correct(b, r, it, rep)
+	}
+	// An attempt may have paid this line: never apply the change.
 	rep.Conflicts++
 	c := Conflict{Ref: r.Ref, Row: it.row, State: r.State, Old: r.Line, New: it.line, NewInvalid: it.inv}
 	rep.ConflictLines = append(rep.ConflictLines, c)
@@ -404,4 +414,42 @@ func (t *txn) departed(b *bkt, present []bool, rep *ImportReport) error {
 		}
 	}
 	return nil
+}
+
+// correct applies the sheet's version of a line that was sent, but whose
+// every attempt proved it paid nothing (refused before anything ran,
+// failed conclusively, or settled or resolved as failed): the operator
+// fixed the phone, account or amount, so the line is pending again and
+// gets a new attempt; an invalid version makes it invalid. The event log
+// records the correction.
+func (t *txn) correct(b *bkt, r *LineRecord, it *importItem, rep *ImportReport) error {
+	from := r.State
+	was := r.Line
+	t.setLine(b, r, it)
+	r.dropFlag(FlagSheetChanged)
+	if it.inv != nil {
+		rep.Invalid++
+		ev := Event{Cause: "correction", Note: "line changed in the sheet after every attempt failed; the new version is invalid"}
+		if from == batch.StateInvalid {
+			ev.Ref = r.Ref
+			if err := t.event(b, ev); err != nil {
+				return err
+			}
+			return t.save(b, r)
+		}
+		return t.move(b, r, batch.StateInvalid, trImport, ev)
+	}
+	rep.Corrected++
+	r.addFlag(FlagCorrected)
+	r.FailureReason = ""
+	ev := Event{Cause: "correction", Note: fmt.Sprintf("corrected in the sheet after every attempt failed (%s %s %s → %s %s %s): a new attempt is allowed",
+		was.Dest.Masked(), was.Amount, was.Currency, r.Line.Dest.Masked(), r.Line.Amount, r.Line.Currency)}
+	if from == batch.StatePending {
+		ev.Ref = r.Ref
+		if err := t.event(b, ev); err != nil {
+			return err
+		}
+		return t.save(b, r)
+	}
+	return t.move(b, r, batch.StatePending, trImport, ev)
 }

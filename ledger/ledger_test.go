@@ -55,7 +55,7 @@ func TestReimport(t *testing.T) {
 			},
 		},
 		{
-			name: "changed after send is a conflict, never sent",
+			name: "changed after send: corrected if nothing may have paid, else a conflict",
 			setup: func(t *testing.T, db *DB) {
 				cl := mustClaim(t, db, "b", "EMP000001", "EMP000002")
 				mustOutcome(t, db, Outcome{BatchID: "b", AttemptID: cl.ID, Refs: []string{"EMP000001"}, Kind: Rejected, Reason: "503"})
@@ -66,16 +66,23 @@ func TestReimport(t *testing.T) {
 				ls[1], ls[2] = changed(ls[1]), changed(ls[2])
 				return ls, nil
 			},
-			want:  ImportReport{Unchanged: 3, Conflicts: 2},
-			state: map[string]batch.State{"EMP000001": batch.StateConflict, "EMP000002": batch.StateAccepted},
+			// EMP000001's only attempt was refused before anything ran: the
+			// sheet's change applies (a correction). EMP000002 may have been
+			// paid: a conflict, never sent again.
+			want:  ImportReport{Unchanged: 3, Conflicts: 1, Corrected: 1},
+			state: map[string]batch.State{"EMP000001": batch.StatePending, "EMP000002": batch.StateAccepted},
 			check: func(t *testing.T, db *DB) {
 				r := mustLine(t, db, "b", "EMP000002")
 				if !r.Flagged(FlagSheetChanged) || r.Changed == nil || !r.Line.Amount.Equal(testLine(2).Amount) {
 					t.Errorf("accepted line: flags %v changed %v amount %s", r.Flags, r.Changed, r.Line.Amount)
 				}
-				cl, _, _ := db.Claim(ctx, "b", []string{"EMP000001"})
+				cl, _, _ := db.Claim(ctx, "b", []string{"EMP000002"})
 				if len(cl.Refs) != 0 {
 					t.Error("conflict line claimed")
+				}
+				r = mustLine(t, db, "b", "EMP000001")
+				if !r.Line.Amount.Equal(changed(testLine(1)).Amount) || !r.Flagged(FlagCorrected) || r.SetBy != 2 {
+					t.Errorf("corrected line: amount %s flags %v set by import %d", r.Line.Amount, r.Flags, r.SetBy)
 				}
 			},
 		},
@@ -277,8 +284,66 @@ func TestDuplicates(t *testing.T) {
 		t.Errorf("outside the window: %+v", d)
 	}
 	if d, _ := db.Duplicates(ctx, "april", 25*24*time.Hour); len(d) != 0 {
-		t.Errorf("own batch: %+v", d)
+		t.Errorf("own batch, nothing re-typed: %+v", d)
 	}
+}
+
+// TestDuplicatesSameBatch: the guard covers the batch itself. A reference
+// re-typed or a row copied under a new reference in a later import is
+// held; two rows of one import paying the same destination and amount
+// (the sheet asked for both) are not.
+func TestDuplicatesSameBatch(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, "")
+	win := 25 * 24 * time.Hour
+	ls := testLines(3)
+	twin := ls[0]
+	twin.Reference, twin.Row = "BONUS-0", 5
+	mustImport(t, db, "b", append(ls, twin), nil)
+	cl := mustClaim(t, db, "b", "EMP000000", "EMP000001")
+	mustOutcome(t, db, Outcome{BatchID: "b", AttemptID: cl.ID, Refs: []string{"EMP000000", "EMP000001"}, Kind: Accepted, Provider: batch.KopoKopo, ProviderRef: "loc"})
+	if d, err := db.Duplicates(ctx, "b", win); err != nil || len(d) != 0 {
+		t.Fatalf("twins of one import: %+v %v", d, err)
+	}
+	// Re-import with the references re-cased and a row copied under a new
+	// reference: EMP000000/1 left the sheet (sent), the new ones are new.
+	re := testLines(3)
+	for i := range re {
+		re[i].Reference = strings.ToLower(re[i].Reference)
+	}
+	cp := ls[1]
+	cp.Reference, cp.Row = "COPY-1", 9
+	re = append(re, twin, cp)
+	rep := mustImport(t, db, "b", re, nil)
+	if rep.Added != 4 || rep.Departed != 2 {
+		t.Fatalf("import %+v", rep)
+	}
+	d, err := db.Duplicates(ctx, "b", win)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, x := range d {
+		got[x.Ref] = x.OtherRef
+		if x.OtherBatch != "b" || x.OtherRow == 0 || x.OtherState != batch.StateAccepted {
+			t.Errorf("duplicate %+v", x)
+		}
+	}
+	// BONUS-0 is still the twin the first import asked for: not held.
+	want := map[string]string{"emp000000": "EMP000000", "emp000001": "EMP000001", "COPY-1": "EMP000001"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("held %v, want %v", got, want)
+	}
+	if err := db.AllowDuplicates(ctx, "b", d); err != nil {
+		t.Fatal(err)
+	}
+	if r := mustLine(t, db, "b", "COPY-1"); !r.Flagged(FlagDuplicateAllowed) || r.Blocked() {
+		t.Errorf("allowed duplicate: flags %v, blocked %v", r.Flags, r.Blocked())
+	}
+	if cl := mustClaim(t, db, "b", "COPY-1"); len(cl.Refs) != 1 {
+		t.Errorf("an allowed duplicate is claimable: %+v", cl)
+	}
+	mustCheck(t, db)
 }
 
 func TestSummaryAndUnsettled(t *testing.T) {

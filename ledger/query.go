@@ -208,19 +208,23 @@ func (db *DB) Summary(ctx context.Context, batchID string) ([]SummaryRow, error)
 }
 
 // Duplicate is a pending line of this batch whose destination, amount and
-// currency were accepted, paid, or possibly paid (unknown) in another
-// batch within the window.
+// currency were accepted, paid, or possibly paid (unknown) by another line
+// within the window: in another batch, or in this one under another
+// reference (a reference re-typed, a row copied) unless one import set
+// both lines (the sheet asked for both).
 type Duplicate struct {
 	Ref        string // the line in this batch
 	Row        int
 	OtherBatch string
 	OtherRef   string
+	OtherRow   int
 	OtherState batch.State
 	When       time.Time // when the other line reached that state
 }
 
 // Duplicates lists the batch's pending lines that look like payments
-// already made by another batch within window before now.
+// already made within window before now (DESIGN.md §3, the duplicate
+// guard).
 func (db *DB) Duplicates(ctx context.Context, batchID string, window time.Duration) ([]Duplicate, error) {
 	var out []Duplicate
 	since := db.now().Add(-window)
@@ -251,13 +255,24 @@ func (db *DB) Duplicates(ctx context.Context, batchID string, window time.Durati
 				if j < 0 || len(v) != 9 {
 					return fmt.Errorf("ledger: bad payee key: %w", ErrInvariant)
 				}
-				other := string(rest[:j])
+				other, otherRef := string(rest[:j]), string(rest[j+1:])
 				when := time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC()
-				if other == batchID || when.Before(since) {
+				if when.Before(since) || other == batchID && otherRef == r.Ref {
 					continue
 				}
-				out = append(out, Duplicate{Ref: r.Ref, Row: r.Row(), OtherBatch: other, OtherRef: string(rest[j+1:]),
-					OtherState: codeStates[v[8]], When: when})
+				ob, err := t.batch(other)
+				if err != nil {
+					return err
+				}
+				o, err := t.get(ob, otherRef)
+				if err != nil {
+					return err
+				}
+				if other == batchID && o.SetBy == r.SetBy {
+					continue // one import asked for both: allowed, warned at import
+				}
+				out = append(out, Duplicate{Ref: r.Ref, Row: r.Row(), OtherBatch: other, OtherRef: otherRef,
+					OtherRow: o.Row(), OtherState: codeStates[v[8]], When: when})
 			}
 		}
 		return nil
@@ -266,6 +281,37 @@ func (db *DB) Duplicates(ctx context.Context, batchID string, window time.Durati
 		return nil, fmt.Errorf("ledger: duplicates of %s: %w", batchID, err)
 	}
 	return out, nil
+}
+
+// AllowDuplicates marks the batch's pending lines refs as sent despite the
+// duplicate guard (--allow-duplicates): a flag for the report and an
+// event naming the earlier payment, in one transaction.
+func (db *DB) AllowDuplicates(ctx context.Context, batchID string, dups []Duplicate) error {
+	err := db.update(ctx, "allow-duplicates", func(t *txn) error {
+		b, err := t.batch(batchID)
+		if err != nil {
+			return err
+		}
+		for _, d := range dups {
+			r, err := t.get(b, d.Ref)
+			if err != nil {
+				return err
+			}
+			if err := t.event(b, Event{Ref: r.Ref, Cause: "allow-duplicates", Note: fmt.Sprintf(
+				"operator allowed a payment like batch %s row %d (%s, %s)", d.OtherBatch, d.OtherRow, d.OtherRef, d.OtherState)}); err != nil {
+				return err
+			}
+			r.addFlag(FlagDuplicateAllowed)
+			if err := t.save(b, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("ledger: allow duplicates in %s: %w", batchID, err)
+	}
+	return nil
 }
 
 // Check runs bbolt's consistency check and the ledger's invariants over

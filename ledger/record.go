@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -47,6 +48,24 @@ type Attempt struct {
 	// Result is the settled result of an accepted or unknown attempt:
 	// paid or failed (by callback, poll or operator).
 	Result batch.State `json:"result,omitempty"`
+	// ClientRef is the reference this attempt sends to a provider that
+	// takes one (the KiotaPay referenceId): derived from the batch, the
+	// line and the attempt, committed with the intent, so that no two
+	// attempts of any line or batch ever share one (AttemptRef).
+	ClientRef string `json:"client_ref,omitempty"`
+}
+
+// settledFailed reports whether the attempt proved that it paid nothing:
+// refused before anything ran, failed conclusively, or accepted (or
+// unknown) and then settled as failed.
+func (a *Attempt) settledFailed() bool {
+	switch a.Outcome {
+	case string(Rejected), string(Failed):
+		return true
+	case string(Accepted), string(Unknown):
+		return a.Result == batch.StateFailed
+	}
+	return false // in flight
 }
 
 // mayHavePaid reports whether the attempt may have moved money: it reached
@@ -81,6 +100,26 @@ type LineRecord struct {
 	ChangedInvalid *batch.InvalidRow `json:"changed_invalid,omitempty"`
 	Created        time.Time         `json:"created"`
 	Updated        time.Time         `json:"updated"`
+	// SetBy is the batch's import (1-based) that last set Line: the one
+	// that added the line, or a later one that updated or corrected it.
+	// The duplicate guard lets two lines of one batch pay the same
+	// destination and amount only when one import set both (the sheet
+	// asked for both, and was warned). 0 for lines of ledgers older than
+	// record format 3.
+	SetBy int `json:"set_by,omitempty"`
+}
+
+// MayHavePaid reports whether any attempt of the line may have moved
+// money (accepted or unknown, and not settled as failed) or is still in
+// flight. Such a line is never claimed again and never takes a sheet
+// change (DESIGN.md §3, invariants 1 and 6).
+func (r *LineRecord) MayHavePaid() bool {
+	for i := range r.Attempts {
+		if !r.Attempts[i].settledFailed() {
+			return true
+		}
+	}
+	return false
 }
 
 // Flagged reports whether the line carries the flag.
@@ -116,13 +155,40 @@ func (r *LineRecord) addFlag(f string) {
 	}
 }
 
-// Line flags.
+// Line flags. The first four record a conflicting fact and hold the line
+// for a person (Blocked); the others only say what happened, for the
+// report.
 const (
 	FlagConflictingResult = "conflicting-result" // a result contradicts the line's state
 	FlagMismatch          = "result-mismatch"    // a result's amount or destination differs from the ledger
 	FlagSheetChanged      = "sheet-changed"      // the sheet changed a line already sent
 	FlagStaleOutcome      = "stale-outcome"      // an outcome arrived for an attempt that is not in flight
+
+	FlagDuplicateAllowed   = "duplicate-allowed"    // sent with --allow-duplicates although it looked like a payment already made
+	FlagResolvedByOperator = "resolved-by-operator" // an operator decided an unknown line
+	FlagCorrected          = "corrected"            // the sheet corrected the line after every attempt failed
 )
+
+// informational flags do not hold a line.
+var informational = map[string]bool{FlagDuplicateAllowed: true, FlagResolvedByOperator: true, FlagCorrected: true}
+
+// Blocked reports whether the line carries a flag that holds it for a
+// person: it is never claimed or retried.
+func (r *LineRecord) Blocked() bool {
+	for _, f := range r.Flags {
+		if !informational[f] {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *LineRecord) dropFlag(f string) {
+	r.Flags = slices.DeleteFunc(r.Flags, func(x string) bool { return x == f })
+	if len(r.Flags) == 0 {
+		r.Flags = nil
+	}
+}
 
 // Event is one entry of a batch's append-only log.
 type Event struct {
@@ -144,14 +210,15 @@ func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) 
 // txn is one ledger transaction: the bbolt tx plus the batch metadata it
 // has read (and may change), saved by flush before commit.
 type txn struct {
-	tx    *bolt.Tx
-	now   time.Time
-	ctx   context.Context
-	metas map[string]*Batch
-	dirty map[string]bool
-	key   []byte // scratch for keys: bbolt copies a key on Put
-	buf   []byte // scratch for encoding a value before keep
-	slab  []byte // values kept for the transaction, see keep
+	tx       *bolt.Tx
+	now      time.Time
+	ctx      context.Context
+	metas    map[string]*Batch
+	dirty    map[string]bool
+	importNo int    // the import this transaction makes (Import only)
+	key      []byte // scratch for keys: bbolt copies a key on Put
+	buf      []byte // scratch for encoding a value before keep
+	slab     []byte // values kept for the transaction, see keep
 }
 
 // keep returns a copy of v that lives as long as the transaction. bbolt

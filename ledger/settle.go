@@ -247,6 +247,7 @@ func (db *DB) Resolve(ctx context.Context, batchID, ref string, paid bool, note 
 		if !paid {
 			r.FailureReason = "operator: " + note
 		}
+		r.addFlag(FlagResolvedByOperator)
 		return t.move(b, r, to, trOperator, ev)
 	})
 	if err != nil {
@@ -276,7 +277,7 @@ func (db *DB) Retry(ctx context.Context, batchID string) ([]string, error) {
 			if err != nil {
 				return err
 			}
-			if len(r.Flags) > 0 || r.Changed != nil || r.ChangedInvalid != nil {
+			if r.Blocked() || r.MayHavePaid() || r.Changed != nil || r.ChangedInvalid != nil {
 				continue
 			}
 			if err := t.move(b, r, batch.StatePending, trRetry, Event{Cause: "retry", Note: "new attempt allowed after: " + r.FailureReason}); err != nil {

@@ -57,16 +57,17 @@ var transitions = map[edge]trigger{
 	{batch.StateAccepted, batch.StateFailed}:    trSettle,
 	{batch.StateUnknown, batch.StatePaid}:       trSettle | trOperator,
 	{batch.StateUnknown, batch.StateFailed}:     trSettle | trOperator,
-	{batch.StateFailed, batch.StatePending}:     trRetry,
-	{batch.StateInvalid, batch.StatePending}:    trImport, // row fixed in the sheet
-	{batch.StateCancelled, batch.StatePending}:  trImport, // row back in the sheet
-	{batch.StatePending, batch.StateCancelled}:  trImport, // row left the sheet
-	{batch.StatePending, batch.StateConflict}:   trImport, // row changed after a (rejected) send
-	{batch.StatePending, batch.StateInvalid}:    trImport, // row broken in the sheet
-	{batch.StateInvalid, batch.StateCancelled}:  trImport, // invalid row left the sheet
-	{batch.StateCancelled, batch.StateInvalid}:  trImport, // row back, but invalid
-	{batch.StateInvalid, batch.StateConflict}:   trImport, // changed after a (rejected) send, then invalid
-	{batch.StateCancelled, batch.StateConflict}: trImport, // changed after a (rejected) send, then cancelled
+	{batch.StateFailed, batch.StatePending}:     trRetry | trImport, // retry, or corrected in the sheet
+	{batch.StateFailed, batch.StateInvalid}:     trImport,           // corrected in the sheet, but invalid
+	{batch.StateInvalid, batch.StatePending}:    trImport,           // row fixed in the sheet
+	{batch.StateCancelled, batch.StatePending}:  trImport,           // row back in the sheet
+	{batch.StatePending, batch.StateCancelled}:  trImport,           // row left the sheet
+	{batch.StatePending, batch.StateConflict}:   trImport,           // row changed after a (rejected) send
+	{batch.StatePending, batch.StateInvalid}:    trImport,           // row broken in the sheet
+	{batch.StateInvalid, batch.StateCancelled}:  trImport,           // invalid row left the sheet
+	{batch.StateCancelled, batch.StateInvalid}:  trImport,           // row back, but invalid
+	{batch.StateInvalid, batch.StateConflict}:   trImport,           // changed after a (rejected) send, then invalid
+	{batch.StateCancelled, batch.StateConflict}: trImport,           // changed after a (rejected) send, then cancelled
 }
 
 // Allowed reports whether the state machine lets a line move from one

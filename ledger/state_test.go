@@ -21,7 +21,7 @@ func TestTransitionTable(t *testing.T) {
 		{S, A}: trOutcome, {S, U}: trOutcome | trRecovery, {S, P}: trOutcome, {S, F}: trOutcome,
 		{A, D}: trSettle, {A, F}: trSettle,
 		{U, D}: trSettle | trOperator, {U, F}: trSettle | trOperator,
-		{F, P}: trRetry,
+		{F, P}: trRetry | trImport, {F, I}: trImport,
 		{I, P}: trImport, {X, P}: trImport,
 		{P, X}: trImport, {P, C}: trImport, {P, I}: trImport,
 		{I, X}: trImport, {X, I}: trImport, {I, C}: trImport, {X, C}: trImport,
@@ -91,6 +91,10 @@ func lineIn(t *testing.T, s batch.State) *DB {
 			t.Fatal(err)
 		}
 	case batch.StateConflict:
+		// A pending line whose attempts all failed takes a sheet change
+		// (a correction); one held for a person (here by an outcome for
+		// an attempt it never had) becomes a conflict.
+		mustOutcome(t, db, Outcome{BatchID: "b", AttemptID: "no-such-attempt", Refs: []string{ref0}, Kind: Rejected})
 		l.Amount = batch.MoneyFromUnits(2000)
 		mustImport(t, db, "b", []batch.Line{l}, nil)
 	}

@@ -338,7 +338,11 @@ func (c *Client) buildRequest(chunk batch.Chunk) (*sendMoneyRequest, *batch.Line
 		PhoneNumber: phone,
 		Amount:      json.Number(l.Amount.Units()),
 		CallbackURL: c.cfg.CallbackURL,
-		ReferenceID: l.Reference,
+		ReferenceID: l.AttemptRef,
+	}
+	if l.AttemptRef == "" {
+		// Never the bare employee reference: it repeats every month.
+		return nil, nil, reject("line %q: no attempt reference (lines are sent only as claimed by the ledger)", l.Reference)
 	}
 	switch cur {
 	case batch.KES:

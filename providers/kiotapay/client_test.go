@@ -73,7 +73,7 @@ func newTestClient(t *testing.T, base string, opts ...func(*Config)) *Client {
 }
 
 func kes(ref, phone, amount string) batch.Line {
-	return batch.Line{Reference: ref, Provider: batch.KiotaPay, Currency: batch.KES, Name: "Jane Doe",
+	return batch.Line{Reference: ref, AttemptRef: batch.AttemptRef("b", ref, 1, "a"), Provider: batch.KiotaPay, Currency: batch.KES, Name: "Jane Doe",
 		Dest: batch.Destination{Type: batch.MobileWallet, Phone: batch.Phone(phone)}, Amount: batch.MustMoney(amount),
 		Description: "Salary", Occasion: "November"}
 }
@@ -188,7 +188,7 @@ func TestSendRefusedConnection(t *testing.T) {
 func TestSendRequestBody(t *testing.T) {
 	f := newFake(t, accepted)
 	c := newTestClient(t, f.srv.URL)
-	tz := batch.Line{Reference: "T1", Currency: batch.TZS, Name: "Amina Juma Mwakyusa", Amount: batch.MustMoney("15000"),
+	tz := batch.Line{Reference: "T1", AttemptRef: "pyT1-a1", Currency: batch.TZS, Name: "Amina Juma Mwakyusa", Amount: batch.MustMoney("15000"),
 		Dest: batch.Destination{Type: batch.MobileWallet, Phone: "255652345678"}}
 	noText := kes("E2", "254712345679", "1000")
 	noText.Description, noText.Occasion = "", ""
@@ -198,9 +198,9 @@ func TestSendRequestBody(t *testing.T) {
 		}
 	}
 	want := []string{
-		`{"phoneNumber":"254712345678","amount":1000,"remarks":"Salary","occasion":"November","callbackUrl":"https://payroll.example/cb/kiotapay","currencyCode":"KSH","referenceId":"E1"}`,
-		`{"phoneNumber":"255652345678","amount":15000,"callbackUrl":"https://payroll.example/cb/kiotapay","currencyCode":"TZS","firstName":"Amina Juma","lastName":"Mwakyusa","serviceCode":"TZ-TIGO-B2C","narration":"MOBILE PAYOUT","referenceId":"T1"}`,
-		`{"phoneNumber":"254712345679","amount":1000,"remarks":"Payment","occasion":"Payroll","callbackUrl":"https://payroll.example/cb/kiotapay","currencyCode":"KSH","referenceId":"E2"}`,
+		`{"phoneNumber":"254712345678","amount":1000,"remarks":"Salary","occasion":"November","callbackUrl":"https://payroll.example/cb/kiotapay","currencyCode":"KSH","referenceId":"pya3305fd2d367652fe3da-a1"}`,
+		`{"phoneNumber":"255652345678","amount":15000,"callbackUrl":"https://payroll.example/cb/kiotapay","currencyCode":"TZS","firstName":"Amina Juma","lastName":"Mwakyusa","serviceCode":"TZ-TIGO-B2C","narration":"MOBILE PAYOUT","referenceId":"pyT1-a1"}`,
+		`{"phoneNumber":"254712345679","amount":1000,"remarks":"Payment","occasion":"Payroll","callbackUrl":"https://payroll.example/cb/kiotapay","currencyCode":"KSH","referenceId":"pyd89668e1f5c632dc7a2d-a1"}`,
 	}
 	for i, w := range want {
 		if f.bodies[i] != w {
@@ -212,12 +212,28 @@ func TestSendRequestBody(t *testing.T) {
 	}
 }
 
+// TestSendNeverBareReference: a line not claimed by the ledger (no attempt
+// reference) is refused before any request, so the employee reference,
+// which repeats every month, is never the referenceId.
+func TestSendNeverBareReference(t *testing.T) {
+	f := newFake(t, accepted)
+	c := newTestClient(t, f.srv.URL)
+	l := kes("E1", "254712345678", "1000")
+	l.AttemptRef = ""
+	if _, err := c.Send(t.Context(), one(l)); !errors.Is(err, batch.ErrRejected) {
+		t.Fatalf("Send without an attempt reference: %v, want ErrRejected", err)
+	}
+	if len(f.bodies) != 0 {
+		t.Fatalf("%d requests sent", len(f.bodies))
+	}
+}
+
 func TestSendRefusesWithoutHTTP(t *testing.T) {
 	f := newFake(t, accepted)
 	c := newTestClient(t, f.srv.URL)
 	bank := kes("B", "254712345678", "1000")
 	bank.Dest = batch.Destination{Type: batch.BankAccount, BankBranchRef: "x", AccountNumber: "1"}
-	tzSmall := batch.Line{Reference: "T", Currency: batch.TZS, FirstName: "A", LastName: "B", Amount: batch.MustMoney("999"), Dest: batch.Destination{Type: batch.MobileWallet, Phone: "255652345678"}}
+	tzSmall := batch.Line{Reference: "T", AttemptRef: "pyT-a1", Currency: batch.TZS, FirstName: "A", LastName: "B", Amount: batch.MustMoney("999"), Dest: batch.Destination{Type: batch.MobileWallet, Phone: "255652345678"}}
 	tzNoName := tzSmall
 	tzNoName.FirstName, tzNoName.LastName, tzNoName.Amount = "", "", batch.MustMoney("5000")
 	vodacom := tzSmall

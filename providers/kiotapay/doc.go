@@ -29,9 +29,12 @@
 // Tigo, Airtel, Halotel); Vodacom and TTCL have none. KES sends remarks
 // from the line's description ("Payment" when empty) and occasion ("Payroll"
 // when empty); TZS sends narration ("MOBILE PAYOUT" when empty). Texts are
-// cut to 100 characters. referenceId is the line's reference: KiotaPay
-// documents no lookup or deduplication by it, so it is informational only
-// and never makes a resend safe.
+// cut to 100 characters. referenceId is the attempt's reference
+// (batch.AttemptRef, set by the ledger's claim), never the bare employee
+// reference, which repeats every month: no two payouts of any month or
+// retry share one. A line without one is refused before any request.
+// KiotaPay documents no lookup or deduplication by it, so it never makes
+// a resend safe; it lets the provider's records be matched to an attempt.
 //
 // Success is HTTP 200/201 with body status 200/201 (or absent) and
 // data.requestId, which becomes the reference. A 2xx without a requestId
