@@ -3,6 +3,7 @@ package batch
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"hash/maphash"
 	"strconv"
 	"strings"
 )
@@ -219,4 +220,51 @@ func (l *Line) PayeeKey() string { return l.Fingerprint() }
 func derivedReference(l *Line, occurrence int) string {
 	sum := sha256.Sum256([]byte(l.Fingerprint()))
 	return "auto-" + hex.EncodeToString(sum[:6]) + "-" + strconv.Itoa(occurrence)
+}
+
+// Twins groups lines that pay the same destination the same amount in the
+// same currency under distinct references (validation refuses such rows
+// without distinct references). Groups are in sheet order; lines with no
+// twin are left out.
+func Twins(lines []Line) [][]*Line {
+	// 64-bit hashes keep the index small for a large sheet; a collision
+	// can only add a group, which is checked below.
+	seed := maphash.MakeSeed()
+	at := map[uint64]int{}
+	var groups [][]*Line
+	var buf []byte
+	for i := range lines {
+		l := &lines[i]
+		buf = l.appendFingerprint(buf[:0])
+		fp := maphash.Bytes(seed, buf)
+		j, ok := at[fp]
+		if !ok {
+			j = len(groups)
+			at[fp] = j
+			groups = append(groups, nil)
+		}
+		groups[j] = append(groups[j], l)
+	}
+	var out [][]*Line
+	for _, g := range groups {
+		if len(g) < 2 {
+			continue
+		}
+		// Split a (vanishingly rare) hash collision by the fingerprint.
+		byFP := map[string][]*Line{}
+		var order []string
+		for _, l := range g {
+			fp := l.Fingerprint()
+			if _, ok := byFP[fp]; !ok {
+				order = append(order, fp)
+			}
+			byFP[fp] = append(byFP[fp], l)
+		}
+		for _, fp := range order {
+			if len(byFP[fp]) > 1 {
+				out = append(out, byFP[fp])
+			}
+		}
+	}
+	return out
 }

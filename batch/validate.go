@@ -289,6 +289,14 @@ func (v *validator) check(it *rowItem) {
 		}
 	}
 	get := rec.Get
+	// No cell of any column may carry a control or bidirectional
+	// formatting character: they hide or reorder what a person reads.
+	for c := Column(0); c < numColumns; c++ {
+		if !failed.has(c) && strings.ContainsFunc(rec.Cells[c], IsControl) {
+			bad(c, "", ErrControlChars)
+			failed.add(c)
+		}
+	}
 
 	l := Line{Row: rec.Row}
 	text := func(c Column, max int) string {
@@ -296,11 +304,8 @@ func (v *validator) check(it *rowItem) {
 		if failed.has(c) {
 			return ""
 		}
-		switch {
-		case utf8.RuneCountInString(s) > max:
+		if utf8.RuneCountInString(s) > max {
 			bad(c, "", fmt.Errorf("%w (%d characters; at most %d)", ErrTooLong, utf8.RuneCountInString(s), max))
-		case strings.ContainsFunc(s, unicode.IsControl):
-			bad(c, "", ErrControlChars)
 		}
 		return s
 	}
@@ -437,7 +442,7 @@ func (v *validator) destType(rec *Record) (DestType, error) {
 	}
 	var found []DestType
 	if rec.Get(ColPhone) != "" {
-		return MobileWallet, nil
+		found = append(found, MobileWallet)
 	}
 	if rec.Get(ColAccountNumber) != "" || rec.Get(ColBankBranchRef) != "" {
 		found = append(found, BankAccount)
@@ -448,10 +453,17 @@ func (v *validator) destType(rec *Record) (DestType, error) {
 	if rec.Get(ColPaybillNumber) != "" {
 		found = append(found, Paybill)
 	}
-	if len(found) != 1 {
+	switch len(found) {
+	case 0:
 		return "", ErrTypeUnknown
+	case 1:
+		return found[0], nil
 	}
-	return found[0], nil
+	names := make([]string, len(found))
+	for i, t := range found {
+		names[i] = string(t)
+	}
+	return "", fmt.Errorf("%w (%s)", ErrTypeAmbiguous, strings.Join(names, " and "))
 }
 
 func (v *validator) destination(rec *Record, l *Line, bad func(Column, string, error), failed columnSet) {

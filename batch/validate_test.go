@@ -285,18 +285,39 @@ func TestValidateRules(t *testing.T) {
 				"I4,Paybill,,,,,,888880,ACC-1,1500\n" +
 				"I5,Nothing,,,,,,,,1500\n" +
 				"I6,Two kinds,,,,,555124,888881,ACC-2,1500\n" +
-				"I7,Phone wins,0722345678,,,,555125,,,1500\n",
-			errs: []wantErr{{6, "type", ErrTypeUnknown}, {7, "type", ErrTypeUnknown}},
+				"I7,Phone and till,0722345678,,,,555125,,,1500\n" +
+				"I8,Phone and bank,0722345679,9ca2e2c4-1b2d-4a0e-8f3e-2b9d1c0f5a11,Achieng Barasa,0123456789,,,,1500\n",
+			// Fields of two destination types and no type column value: an
+			// error naming both, never a silent choice.
+			errs: []wantErr{{6, "type", ErrTypeUnknown}, {7, "type", ErrTypeAmbiguous}, {8, "type", ErrTypeAmbiguous}, {9, "type", ErrTypeAmbiguous}},
 			check: func(t *testing.T, ls []Line) {
 				var got []DestType
 				for _, l := range ls {
 					got = append(got, l.Dest.Type)
 				}
-				want := []DestType{MobileWallet, BankAccount, Till, Paybill, MobileWallet}
+				want := []DestType{MobileWallet, BankAccount, Till, Paybill}
 				if fmt.Sprint(got) != fmt.Sprint(want) {
 					t.Errorf("types %v, want %v", got, want)
 				}
 			},
+		},
+		{
+			name: "fields of two types with a type: the type says which",
+			csv:  "reference,name,type,phone,till_number,amount\nT1,Duka,till,0712345678,555123,1500\n",
+			check: func(t *testing.T, ls []Line) {
+				if len(ls) != 1 || ls[0].Dest.Type != Till || ls[0].Dest.Phone != "" {
+					t.Errorf("lines %+v, want one till line without a phone", ls)
+				}
+			},
+		},
+		{
+			name: "control and bidirectional-override characters in any cell",
+			csv: "reference,name,phone,amount,description,network\n" +
+				"C1,Achieng\u202eBarasa,0712345678,1500,ok,\n" +
+				"C2,Otieno,0722345678,1500,pay\u2066x,\n" +
+				"C3,Wanjiru,0722345671,1500,ok,Safaricom\u0007\n" +
+				"C4\u200f,Kamau,0722345672,1500,ok,\n",
+			errs: []wantErr{{2, "name", ErrControlChars}, {3, "description", ErrControlChars}, {4, "network", ErrControlChars}, {5, "reference", ErrControlChars}},
 		},
 		{
 			name: "unknown type",

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -21,6 +22,7 @@ func WriteCSV(w io.Writer, r *Report) error {
 			strconv.Itoa(row.Row), escape(row.Reference), escape(row.Name), row.Provider, row.Type,
 			escape(row.Destination), escape(row.amount()), row.Currency, row.Status, escape(row.ProviderReference),
 			escape(row.Receipt), escape(row.FailureReason), strconv.Itoa(row.Attempts), timestamp(row.UpdatedAt),
+			zoned(row.SentAt, r.Zone), zoned(row.SettledAt, r.Zone), escape(strings.Join(row.Flags, ";")), sheetAmount(row),
 		}
 		if err := cw.Write(rec); err != nil {
 			return err
@@ -35,6 +37,25 @@ func timestamp(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// zoned formats a time as RFC 3339 with the zone's offset (Local when
+// nil), or "" for the zero time.
+func zoned(t time.Time, z *time.Location) string {
+	if t.IsZero() {
+		return ""
+	}
+	if z == nil {
+		z = time.Local
+	}
+	return t.In(z).Format(time.RFC3339)
+}
+
+func sheetAmount(row *Row) string {
+	if row.SheetAmount.IsZero() {
+		return ""
+	}
+	return row.SheetAmount.String()
 }
 
 type jsonRow struct {
@@ -60,9 +81,21 @@ func WriteJSON(w io.Writer, r *Report) error {
 	}
 	for _, row := range r.Rows {
 		row.UpdatedAt = row.UpdatedAt.UTC()
+		if r.Zone != nil {
+			row.SentAt, row.SettledAt = inZone(row.SentAt, r.Zone), inZone(row.SettledAt, r.Zone)
+		}
+		row.Name, row.Reference, row.FailureReason = clean(row.Name), clean(row.Reference), clean(row.FailureReason)
+		row.Destination, row.ProviderReference, row.Receipt = clean(row.Destination), clean(row.ProviderReference), clean(row.Receipt)
 		out.Rows = append(out.Rows, jsonRow{Row: row, Amount: row.amount()})
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
+}
+
+func inZone(t time.Time, z *time.Location) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.In(z)
 }

@@ -14,7 +14,8 @@ import (
 
 // Columns of the report, in order (DESIGN.md §6).
 var Columns = []string{"row", "reference", "name", "provider", "type", "destination", "amount", "currency",
-	"status", "provider_reference", "receipt", "failure_reason", "attempts", "updated_at"}
+	"status", "provider_reference", "receipt", "failure_reason", "attempts", "updated_at",
+	"sent_at", "settled_at", "flags", "sheet_amount"}
 
 // Statuses of the report's status column, in display order.
 var Statuses = []string{"paid", "failed", "unknown", "pending", "invalid", "conflict", "cancelled"}
@@ -36,7 +37,25 @@ type Row struct {
 	FailureReason     string      `json:"failure_reason"`
 	Attempts          int         `json:"attempts"`
 	UpdatedAt         time.Time   `json:"updated_at"`
+	SentAt            time.Time   `json:"sent_at,omitzero"`    // when the current attempt's request went out
+	SettledAt         time.Time   `json:"settled_at,omitzero"` // when the line was paid or failed
+	// Flags say what a person should know: sheet-changed (the sheet now
+	// asks for something else than what was sent), duplicate-allowed,
+	// resolved-by-operator, corrected, and the ledger's conflict flags.
+	Flags []string `json:"flags,omitempty"`
+	// SheetAmount is the sheet's amount where it differs from the amount
+	// sent (a conflict); zero otherwise.
+	SheetAmount batch.Money `json:"sheet_amount,omitzero"`
+	// Awaiting marks a pending row that was sent and waits for its result
+	// (settle); a pending row without it was never sent (run again).
+	Awaiting bool `json:"-"`
 }
+
+// Flag values the report sets itself.
+const FlagSheetChanged = "sheet-changed"
+
+// HasFlag reports whether the row carries the flag.
+func (r *Row) HasFlag(f string) bool { return slices.Contains(r.Flags, f) }
 
 // amount is the amount cell as text: the exact decimal, or what an invalid
 // row had.
@@ -53,6 +72,9 @@ type Report struct {
 	Sheet     string    `json:"sheet"`
 	Generated time.Time `json:"generated_at"`
 	Rows      []Row     `json:"rows"`
+	// Zone is where sent_at and settled_at are shown (with its offset);
+	// nil means the machine's local zone.
+	Zone *time.Location `json:"-"`
 }
 
 // Group is the count and total of rows of one provider, currency and
@@ -96,16 +118,34 @@ func statusOrder(s string) int {
 	return len(Statuses)
 }
 
-// escape defuses text a spreadsheet would read as a formula.
+// escape defuses text a spreadsheet would read as a formula, after
+// replacing control and bidirectional-override characters, so that no
+// report carries a NUL, an escape sequence or text that reads backwards.
 func escape(s string) string {
 	if s == "" {
 		return s
 	}
+	s = clean(s)
 	switch s[0] {
 	case '=', '+', '-', '@', '\t', '\r':
 		return "'" + s
 	}
 	return s
+}
+
+// clean replaces control characters (C0, DEL, C1) and the Unicode
+// bidirectional controls with U+FFFD. Validation refuses them in sheets;
+// this keeps provider texts and anything else out of the files too.
+func clean(s string) string {
+	if strings.IndexFunc(s, batch.IsControl) < 0 {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if batch.IsControl(r) {
+			return '\uFFFD'
+		}
+		return r
+	}, s)
 }
 
 // Formats the report can be written in.
@@ -119,7 +159,7 @@ func WriteFiles(dir string, r *Report, formats []string) ([]string, error) {
 	}
 	var paths []string
 	for _, f := range formats {
-		path := filepath.Join(dir, safeName(r.Batch)+"."+f)
+		path := Path(dir, r.Batch, f)
 		removeStale(path)
 		var err error
 		switch f {
@@ -138,6 +178,20 @@ func WriteFiles(dir string, r *Report, formats []string) ([]string, error) {
 		paths = append(paths, path)
 	}
 	return paths, nil
+}
+
+// Path is where WriteFiles writes a batch's report in one format.
+func Path(dir, batchID, format string) string {
+	return filepath.Join(dir, safeName(batchID)+"."+format)
+}
+
+// Paths are the report paths of a batch in the formats.
+func Paths(dir, batchID string, formats []string) []string {
+	out := make([]string, len(formats))
+	for i, f := range formats {
+		out[i] = Path(dir, batchID, f)
+	}
+	return out
 }
 
 // safeName keeps a batch ID usable as a file name.

@@ -40,23 +40,28 @@ var at = time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC)
 // that a spreadsheet would execute.
 func sampleReport() *Report {
 	m := batch.MustMoney
-	return &Report{Batch: "payroll-2026-11", Sheet: "payroll-2026-11.xlsx", Generated: at, Rows: []Row{
+	return &Report{Batch: "payroll-2026-11", Sheet: "payroll-2026-11.xlsx", Generated: at, Zone: time.FixedZone("EAT", 3*3600), Rows: []Row{
 		{Row: 2, Reference: "EMP0001", Name: "Wanjiku Kamau", Provider: "kopokopo", Type: "mobile_wallet", Destination: "254712345678",
-			Amount: m("75500"), Currency: "KES", Status: "paid", ProviderReference: "https://sandbox.kopokopo.com/api/v2/send_money/d76265cd", Receipt: "QCL160124A7", Attempts: 1, UpdatedAt: at},
+			Amount: m("75500"), Currency: "KES", Status: "paid", ProviderReference: "https://sandbox.kopokopo.com/api/v2/send_money/d76265cd", Receipt: "QCL160124A7", Attempts: 1, UpdatedAt: at,
+			SentAt: at.Add(-2 * time.Minute), SettledAt: at},
 		{Row: 3, Reference: "EMP0002", Name: "=HYPERLINK(\"http://evil\",\"x\")", Provider: "kopokopo", Type: "mobile_wallet", Destination: "254712345999",
 			Amount: m("18500"), Currency: "KES", Status: "failed", ProviderReference: "https://sandbox.kopokopo.com/api/v2/send_money/d76265cd", FailureReason: "-Recipient not registered", Attempts: 1, UpdatedAt: at},
 		{Row: 4, Reference: "EMP0003", Name: "Otieno Odhiambo", Provider: "kopokopo", Type: "bank_account", Destination: "c7f300c0-f1ef-4151-9bbe-005005aa3747 0123456789",
 			Amount: m("185000"), Currency: "KES", Status: "unknown", FailureReason: "timeout after the request was sent", Attempts: 1, UpdatedAt: at},
 		{Row: 5, Reference: "SUP-512345", Name: "Mama Mboga Supplies", Provider: "kopokopo", Type: "till", Destination: "512345",
-			Amount: m("8600"), Currency: "KES", Status: "pending", ProviderReference: "https://sandbox.kopokopo.com/api/v2/send_money/aa11", Attempts: 1, UpdatedAt: at},
+			Amount: m("8600"), Currency: "KES", Status: "pending", ProviderReference: "https://sandbox.kopokopo.com/api/v2/send_money/aa11", Attempts: 1, UpdatedAt: at,
+			SentAt: at, Awaiting: true},
 		{Row: 6, Reference: "PB-54401234567", Name: "@KPLC Prepaid", Provider: "kopokopo", Type: "paybill", Destination: "888880 54401234567",
 			Amount: m("3500"), Currency: "KES", Status: "cancelled", UpdatedAt: at},
 		{Row: 7, Reference: "EMP0031", Name: "Neema Mushi", Provider: "kiotapay", Type: "mobile_wallet", Destination: "255652345678",
 			Amount: m("450000"), Currency: "TZS", Status: "paid", ProviderReference: "fb89a98f-20a9-4a7a-9bb2-bf7ca478f644", Receipt: "TZ8812KQ", Attempts: 2, UpdatedAt: at},
 		{Row: 8, Reference: "EMP0032", Name: "Baraka Swai", Provider: "kiotapay", Type: "mobile_wallet", Destination: "255742345678",
-			Amount: m("520000"), Currency: "TZS", Status: "conflict", FailureReason: "row changed after it was sent", Attempts: 1, UpdatedAt: at},
+			Amount: m("520000"), Currency: "TZS", Status: "paid", FailureReason: "row changed after it was sent", Attempts: 1, UpdatedAt: at,
+			SentAt: at.Add(-time.Hour), SettledAt: at, Flags: []string{"sheet-changed"}, SheetAmount: m("525000")},
 		{Row: 9, Reference: "EMP0033", Name: "Juma", Provider: "", Type: "", Destination: "", AmountText: "+1e4",
 			Currency: "TZS", Status: "invalid", FailureReason: "amount: amount has a sign; amounts must be positive and unsigned", UpdatedAt: at},
+		{Row: 10, Reference: "EMP0034", Name: "Amina Said", Provider: "kiotapay", Type: "mobile_wallet", Destination: "255652345679",
+			Amount: m("300000"), Currency: "TZS", Status: "pending", UpdatedAt: at},
 	}}
 }
 
@@ -91,7 +96,9 @@ func TestSummaryGolden(t *testing.T) {
 func TestEscape(t *testing.T) {
 	for in, want := range map[string]string{
 		"": "", "Wanjiku": "Wanjiku", "=1+2": "'=1+2", "+254": "'+254", "-5": "'-5", "@SUM(A1)": "'@SUM(A1)",
-		"\tx": "'\tx", "\rx": "'\rx", "a=b": "a=b",
+		// Control and bidirectional characters never reach a report.
+		"\tx": "\uFFFDx", "\rx": "\uFFFDx", "a=b": "a=b", "nul\x00": "nul\uFFFD", "\x1b[31mred": "\uFFFD[31mred",
+		"abc\u202egpj.exe": "abc\uFFFDgpj.exe", "=\u2066x": "'=\uFFFDx",
 	} {
 		if got := escape(in); got != want {
 			t.Errorf("escape(%q) = %q, want %q", in, got, want)
@@ -172,7 +179,7 @@ func TestXLSX(t *testing.T) {
 			break
 		}
 	}
-	if sum2["kopokopo KES paid"] != "75,500.00" || sum2["kiotapay TZS paid"] != "450,000.00" {
+	if sum2["kopokopo KES paid"] != "75,500.00" || sum2["kiotapay TZS paid"] != "970,000.00" {
 		t.Errorf("summary groups: %v", sum2)
 	}
 	if pics, _ := wb.GetPanes("Summary"); !pics.Freeze {

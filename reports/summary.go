@@ -72,22 +72,36 @@ func WriteSummary(w io.Writer, r *Report) {
 	}
 	counts := map[string]int{}
 	for i := range r.Rows {
-		counts[r.Rows[i].Status]++
+		row := &r.Rows[i]
+		switch {
+		case row.Status == "pending" && !row.Awaiting:
+			counts["never-sent"]++
+		case row.Status == "pending":
+			counts["awaiting"]++
+		case row.HasFlag(FlagSheetChanged) && row.Status != "conflict":
+			counts["changed"]++
+		}
+		counts[row.Status]++
 	}
 	var next []string
-	if n := counts["pending"]; n > 0 {
-		next = append(next, fmt.Sprintf("%d %s still pending: run `payroll settle %s` later (safe to repeat)", n, plural(n, "line is", "lines are"), r.Batch))
+	if n := counts["never-sent"]; n > 0 {
+		next = append(next, fmt.Sprintf("%d %s never sent: run `payroll run %s` again (batch %s) to send %s; nothing already sent is sent again",
+			n, plural(n, "line was", "lines were"), r.Sheet, r.Batch, plural(n, "it", "them")))
+	}
+	if n := counts["awaiting"]; n > 0 {
+		next = append(next, fmt.Sprintf("%d %s sent and %s for the provider's result: run `payroll settle %s` later (safe to repeat)",
+			n, plural(n, "line was", "lines were"), plural(n, "waits", "wait"), r.Batch))
 	}
 	if n := counts["unknown"]; n > 0 {
 		next = append(next, fmt.Sprintf("%d %s an unknown outcome: check with the provider, then `payroll resolve %s REF --paid|--failed --note ...`", n, plural(n, "line has", "lines have"), r.Batch))
 	}
 	if n := counts["failed"]; n > 0 {
-		next = append(next, fmt.Sprintf("%d %s: see failure_reason in the report, fix, then `payroll retry %s`", n, plural(n, "line failed", "lines failed"), r.Batch))
+		next = append(next, fmt.Sprintf("%d %s: see failure_reason in the report; if the phone, account or amount was wrong, correct the sheet and run it again, else `payroll retry %s`", n, plural(n, "line failed", "lines failed"), r.Batch))
 	}
 	if n := counts["invalid"]; n > 0 {
 		next = append(next, fmt.Sprintf("%d invalid %s skipped: fix the sheet and run it again (paid lines are never paid twice)", n, plural(n, "row was", "rows were")))
 	}
-	if n := counts["conflict"]; n > 0 {
+	if n := counts["conflict"] + counts["changed"]; n > 0 {
 		next = append(next, fmt.Sprintf("%d %s after being sent and %s not paid again: review them", n, plural(n, "row changed", "rows changed"), plural(n, "was", "were")))
 	}
 	if len(next) == 0 {

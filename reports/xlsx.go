@@ -3,6 +3,7 @@ package reports
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/xuri/excelize/v2"
 )
@@ -56,7 +57,7 @@ func writeLinesSheet(wb *excelize.File, r *Report, st styles) error {
 	if err != nil {
 		return err
 	}
-	widths := []float64{6, 16, 24, 10, 15, 22, 14, 9, 10, 40, 16, 40, 9, 21}
+	widths := []float64{6, 16, 24, 10, 15, 22, 14, 9, 10, 40, 16, 40, 9, 21, 26, 26, 24, 14}
 	for i, wd := range widths {
 		if err := sw.SetColWidth(i+1, i+1, wd); err != nil {
 			return err
@@ -82,6 +83,10 @@ func writeLinesSheet(wb *excelize.File, r *Report, st styles) error {
 			row.Row, escape(row.Reference), escape(row.Name), row.Provider, row.Type, escape(row.Destination),
 			amount, row.Currency, row.Status, escape(row.ProviderReference), escape(row.Receipt),
 			escape(row.FailureReason), row.Attempts, timestamp(row.UpdatedAt),
+			zoned(row.SentAt, r.Zone), zoned(row.SettledAt, r.Zone), escape(strings.Join(row.Flags, ";")), nil,
+		}
+		if !row.SheetAmount.IsZero() {
+			vals[len(vals)-1] = excelize.Cell{StyleID: st.money, Value: row.SheetAmount.Decimal().InexactFloat64()}
 		}
 		cell, _ := excelize.CoordinatesToCellName(1, i+2)
 		if err := sw.SetRow(cell, vals); err != nil {

@@ -63,7 +63,7 @@ Exit: 0 every line paid · 3 invalid sheet or possible duplicates, nothing sent 
 	f.BoolVar(&o.sandbox, "sandbox", false, "pay through in-process provider emulators (no credentials, no money moves)")
 	f.DurationVar(&o.wait, "wait", 15*time.Minute, "how long to wait for results before writing the report (0: do not wait)")
 	f.BoolVar(&o.skipInvalid, "skip-invalid", false, "pay the valid rows even if some are invalid (they are reported as invalid)")
-	f.BoolVar(&o.allowDuplicates, "allow-duplicates", false, "pay lines that look like payments already made in another batch")
+	f.BoolVar(&o.allowDuplicates, "allow-duplicates", false, "pay lines that look like payments already made (in another batch, or in this one under another reference)")
 	return cmd
 }
 
@@ -78,6 +78,11 @@ func (g *globalOptions) sandboxPaths() {
 }
 
 func runRun(ctx context.Context, o runOptions, g *globalOptions, path string) error {
+	if o.batchID != "" {
+		if err := batch.CheckBatchID(o.batchID); err != nil {
+			return withCode(exitUsage, fmt.Errorf("--batch %w", err))
+		}
+	}
 	cfg, err := g.loadConfig()
 	if err != nil {
 		return err
@@ -99,40 +104,80 @@ func runRun(ctx context.Context, o runOptions, g *globalOptions, path string) er
 		fmt.Fprintf(g.stderr, "%d invalid %s will be skipped and reported as invalid (--skip-invalid)\n\n",
 			len(v.Invalid), plural(len(v.Invalid), "row", "rows"))
 	}
-	batchID := o.batchID
-	if batchID == "" {
-		batchID = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	batchID, derived := o.batchID, o.batchID == ""
+	if derived {
+		if batchID = batch.BatchIDFromFile(path); batchID == "" {
+			return usageErrorf("cannot make a batch ID from the file name %q; pass --batch ID", filepath.Base(path))
+		}
 	}
 	hash, err := fileHash(path)
 	if err != nil {
 		return err
 	}
-	db, err := openLedger(g.ledger(cfg))
+	providers := map[batch.ProviderName]bool{}
+	for i := range v.Lines {
+		providers[v.Lines[i].Provider] = true
+	}
+	ledgerPath := g.ledger(cfg)
+	if err := preflight(ctx, g, cfg, o.sandbox, providers, batchID, []string{path, g.configPath, ledgerPath}); err != nil {
+		return err
+	}
+	db, err := openLedger(ledgerPath)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	if derived {
+		b, err := db.Batch(ctx, batchID)
+		switch {
+		case err == nil && b.File != filepath.Base(path):
+			return usageErrorf("batch %s was imported from %s, not %s; nothing was imported or sent. Pass --batch to name this sheet's batch (--batch %s adds it to that batch)",
+				batchID, b.File, filepath.Base(path), batchID)
+		case err != nil && !errors.Is(err, ledger.ErrNotFound):
+			return err
+		}
+	}
 
 	rep, err := db.Import(ctx, ledger.ImportSpec{BatchID: batchID, File: filepath.Base(path), SheetHash: hash, ConfigFingerprint: cfg.Fingerprint()}, v.Lines, v.Invalid)
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
 	printImport(g.stdout, rep)
-	if !o.allowDuplicates {
-		dups, err := db.Duplicates(ctx, batchID, cfg.Ledger.DuplicateWindow.Duration)
-		if err != nil {
-			return err
+	printTwins(g.stderr, v.Lines)
+	dups, err := db.Duplicates(ctx, batchID, cfg.Ledger.DuplicateWindow.Duration)
+	if err != nil {
+		return err
+	}
+	if len(dups) > 0 {
+		for _, d := range dups {
+			fmt.Fprintf(g.stderr, "row %d (%s): same destination, amount and currency as batch %s row %d (%s), %s %s\n",
+				d.Row, d.Ref, d.OtherBatch, d.OtherRow, d.OtherRef, d.OtherState, d.When.Local().Format(time.DateTime))
 		}
-		if len(dups) > 0 {
-			for _, d := range dups {
-				fmt.Fprintf(g.stderr, "row %d (%s): same destination, amount and currency as %s in batch %s (%s %s)\n",
-					d.Row, d.Ref, d.OtherRef, d.OtherBatch, d.OtherState, d.When.Format(time.DateTime))
-			}
-			return withCode(exitInvalid, fmt.Errorf("%d %s like payments already made in the last %s; nothing was sent. Run with --allow-duplicates if they are intended",
+		if !o.allowDuplicates {
+			return withCode(exitInvalid, fmt.Errorf("%d %s like payments already made in the last %s; nothing was sent. If the sheet's references were re-typed, put them back; run with --allow-duplicates only if every one of these payments is intended",
 				len(dups), plural(len(dups), "line looks", "lines look"), cfg.Ledger.DuplicateWindow.Duration))
 		}
+		if err := db.AllowDuplicates(ctx, batchID, dups); err != nil {
+			return err
+		}
+		fmt.Fprintf(g.stderr, "--allow-duplicates: %d %s paid although %s like payments already made (flagged duplicate-allowed in the report)\n",
+			len(dups), plural(len(dups), "line will be", "lines will be"), plural(len(dups), "it looks", "they look"))
 	}
 	return sendAndSettle(ctx, g, cfg, db, log, batchID, o.sandbox, o.wait)
+}
+
+// printTwins warns about rows of the sheet that pay the same destination
+// the same amount under distinct references: allowed (a bonus beside a
+// salary), but worth a look.
+func printTwins(w io.Writer, lines []batch.Line) {
+	for _, group := range batch.Twins(lines) {
+		var rows []string
+		for _, l := range group {
+			rows = append(rows, fmt.Sprintf("row %d (%s)", l.Row, l.Reference))
+		}
+		fmt.Fprintf(w, "warning: %s pay %s %s %s; each is paid (distinct references)\n",
+			strings.Join(rows, " and "), group[0].Dest.Masked(), group[0].Amount.Grouped(), group[0].Currency)
+	}
 }
 
 // sendAndSettle sends the batch's pending lines, waits for results until

@@ -41,6 +41,14 @@ func reportRow(rec *ledger.LineRecord) reports.Row {
 		FailureReason:     rec.FailureReason,
 		Attempts:          len(rec.Attempts),
 		UpdatedAt:         rec.Updated,
+		Awaiting:          rec.State == batch.StateSending || rec.State == batch.StateAccepted,
+	}
+	if a := rec.Current(); a != nil && a.Outcome != string(ledger.Rejected) {
+		row.SentAt = a.Started
+	}
+	switch rec.State {
+	case batch.StatePaid, batch.StateFailed:
+		row.SettledAt = rec.Updated
 	}
 	if inv := rec.Invalid; inv != nil {
 		row.Name, row.Provider, row.Type, row.Currency = inv.Name, inv.Provider, inv.Type, inv.Currency
@@ -62,13 +70,18 @@ func reportRow(rec *ledger.LineRecord) reports.Row {
 	}
 	row.Provider, row.Type, row.Destination = string(l.Provider), string(l.Dest.Type), l.Dest.Display()
 	row.Amount, row.Currency = l.Amount, string(l.Currency)
+	row.Flags = append(row.Flags, rec.Flags...)
 	if rec.State == batch.StateConflict || rec.Changed != nil || rec.ChangedInvalid != nil {
 		// A line already sent (even paid) whose row then changed keeps
-		// its state, but the row as the sheet now has it is a conflict.
-		row.FailureReason = joinNonEmpty("; ", row.FailureReason, sheetChangedNote)
-	}
-	for _, f := range rec.Flags {
-		row.FailureReason = joinNonEmpty("; ", row.FailureReason, "flag: "+f)
+		// its state and what was paid; the row as the sheet now has it is
+		// a conflict, shown beside it.
+		if !slices.Contains(row.Flags, reports.FlagSheetChanged) {
+			row.Flags = append(row.Flags, reports.FlagSheetChanged)
+		}
+		if c := rec.Changed; c != nil && !c.Amount.Equal(l.Amount) {
+			row.SheetAmount = c.Amount
+		}
+		row.FailureReason = joinNonEmpty("; ", row.FailureReason, sheetChangedNote(rec))
 	}
 	if d := l.RoundingDiff(); !d.IsZero() {
 		row.FailureReason = joinNonEmpty("; ", row.FailureReason, fmt.Sprintf("rounded down: %s not paid", d))
@@ -86,9 +99,19 @@ func joinNonEmpty(sep string, parts ...string) string {
 	return strings.Join(out, sep)
 }
 
-// sheetChangedNote marks a report row whose line changed in the sheet
-// after it was sent: a conflict, whatever the line's state.
-const sheetChangedNote = "the row changed in the sheet after it was sent; not paid again"
+// sheetChangedNote says what the sheet now asks for, for a line whose row
+// changed after it was sent (the report's amount and destination are what
+// was sent).
+func sheetChangedNote(rec *ledger.LineRecord) string {
+	const note = "the row changed in the sheet after it was sent; not paid again"
+	switch c := rec.Changed; {
+	case c != nil && c.Dest.Identity() != rec.Line.Dest.Identity():
+		return note + "; the sheet now says " + c.Dest.Display() + " " + c.Amount.String()
+	case rec.ChangedInvalid != nil:
+		return note + "; the sheet's row is now invalid"
+	}
+	return note
+}
 
 // finalCode is the exit code of a run or settle from the batch's report
 // (DESIGN.md §5). A paid line whose row changed in the sheet afterwards is
@@ -97,7 +120,7 @@ func finalCode(r *reports.Report) int {
 	counts := map[string]int{}
 	for i := range r.Rows {
 		counts[r.Rows[i].Status]++
-		if strings.Contains(r.Rows[i].FailureReason, sheetChangedNote) {
+		if r.Rows[i].HasFlag(reports.FlagSheetChanged) {
 			counts["conflict"]++
 		}
 	}

@@ -160,17 +160,11 @@ func startEngine(ctx context.Context, g *globalOptions, cfg *batch.Config, db *l
 		listen, public = "127.0.0.1:0", ""
 		e.log.Info("sandbox started: no real provider is called", "url", base)
 	} else {
-		s, err := loadSecrets()
+		s, err := providerSecrets(cfg, providers)
 		if err != nil {
-			return nil, withCode(exitUsage, err)
-		}
-		if err := s.need(providers); err != nil {
 			return nil, err
 		}
 		e.secrets = s
-		if public == "" {
-			return nil, usageErrorf("callbacks.public_url is required: both providers POST results to it (see README)")
-		}
 	}
 	e.status = rate.NewLimiter(rate.Limit(2*cfg.KiotaPay.Rate), max(2*cfg.KiotaPay.Burst, 2))
 	e.settler = &batch.Settler{
