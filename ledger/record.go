@@ -109,6 +109,14 @@ type LineRecord struct {
 	SetBy int `json:"set_by,omitempty"`
 }
 
+// Retryable reports whether payroll retry may give the line a new
+// attempt: it failed conclusively, no attempt may have paid it, nothing
+// holds it for a person and the sheet has no newer version of it. The
+// retry preview and Retry both ask this.
+func (r *LineRecord) Retryable() bool {
+	return r.State == batch.StateFailed && !r.Blocked() && !r.MayHavePaid() && r.Changed == nil && r.ChangedInvalid == nil
+}
+
 // MayHavePaid reports whether any attempt of the line may have moved
 // money (accepted or unknown, and not settled as failed) or is still in
 // flight. Such a line is never claimed again and never takes a sheet

@@ -277,7 +277,7 @@ func (db *DB) Retry(ctx context.Context, batchID string) ([]string, error) {
 			if err != nil {
 				return err
 			}
-			if r.Blocked() || r.MayHavePaid() || r.Changed != nil || r.ChangedInvalid != nil {
+			if !r.Retryable() {
 				continue
 			}
 			if err := t.move(b, r, batch.StatePending, trRetry, Event{Cause: "retry", Note: "new attempt allowed after: " + r.FailureReason}); err != nil {

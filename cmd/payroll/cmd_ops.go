@@ -57,6 +57,9 @@ func runSettle(ctx context.Context, g *globalOptions, args []string, wait time.D
 		for _, b := range all {
 			if b.Counts[batch.StateAccepted] > 0 || b.Counts[batch.StateUnknown] > 0 {
 				ids = append(ids, b.ID)
+			} else if n := b.Counts[batch.StatePending]; n > 0 {
+				fmt.Fprintf(g.stderr, "batch %s: %d %s never sent; settle never sends a payout: `payroll run %s` (the same sheet) sends %s\n",
+					b.ID, n, plural(n, "line was", "lines were"), b.File, plural(n, "it", "them"))
 			}
 		}
 		if len(ids) == 0 {
@@ -95,6 +98,10 @@ func runSettle(ctx context.Context, g *globalOptions, args []string, wait time.D
 		r, rerr := reconcile(context.WithoutCancel(ctx), g, db, id, reports.Formats)
 		if rerr != nil {
 			return rerr
+		}
+		if n := neverSent(r); n > 0 {
+			fmt.Fprintf(g.stderr, "batch %s: %d %s never sent; settle never sends a payout: `payroll run %s` (the same sheet) sends %s\n",
+				id, n, plural(n, "line was", "lines were"), r.Sheet, plural(n, "it", "them"))
 		}
 		if err != nil {
 			return err
@@ -283,7 +290,7 @@ func runRetry(ctx context.Context, g *globalOptions, id string, yes bool, wait t
 		if err != nil {
 			return err
 		}
-		if rec.State == batch.StateFailed && len(rec.Flags) == 0 {
+		if rec.Retryable() {
 			failed = append(failed, rec)
 		}
 	}
@@ -360,4 +367,15 @@ again with payroll retry. Only unknown lines can be resolved.`,
 	cmd.Flags().BoolVar(&failed, "failed", false, "the provider did not pay it")
 	cmd.Flags().StringVar(&note, "note", "", "how you know (required)")
 	return cmd
+}
+
+// neverSent counts the report's pending rows that were never sent.
+func neverSent(r *reports.Report) int {
+	n := 0
+	for i := range r.Rows {
+		if r.Rows[i].Status == "pending" && !r.Rows[i].Awaiting {
+			n++
+		}
+	}
+	return n
 }

@@ -127,6 +127,9 @@ func runRun(ctx context.Context, o runOptions, g *globalOptions, path string) er
 		return err
 	}
 	defer db.Close()
+	if err := checkListener(ctx, cfg, o.sandbox, providers); err != nil {
+		return err
+	}
 	if derived {
 		b, err := db.Batch(ctx, batchID)
 		switch {
@@ -234,6 +237,15 @@ func sendAndSettle(ctx context.Context, g *globalOptions, cfg *batch.Config, db 
 		}
 	}
 	r, err := reconcile(context.WithoutCancel(ctx), g, db, batchID, reports.Formats)
+	if runErr != nil && !errors.Is(runErr, context.Canceled) {
+		// The run's own error (a full disk under the ledger, say) is the
+		// one that matters; a report that could not be written after it is
+		// said, not returned in its place.
+		if err != nil {
+			fmt.Fprintf(g.stderr, "the report was not written either: %v\n", err)
+		}
+		return runErr
+	}
 	if err != nil {
 		return err
 	}
@@ -270,18 +282,22 @@ func pendingLines(ctx context.Context, db *ledger.DB, batchID string) ([]batch.L
 }
 
 // reconcile builds the batch's report from the ledger, writes it in the
-// formats asked, and prints where it went and the terminal summary.
+// formats asked, and prints where it went and the terminal summary. The
+// summary is printed even when the files cannot be written (a full disk):
+// the error is returned after it.
 func reconcile(ctx context.Context, g *globalOptions, db *ledger.DB, batchID string, formats []string) (*reports.Report, error) {
 	r, err := buildReport(ctx, db, batchID)
 	if err != nil {
 		return nil, err
 	}
-	paths, err := reports.WriteFiles(g.reports(), r, formats)
-	if err != nil {
-		return nil, err
+	paths, werr := reports.WriteFiles(g.reports(), r, formats)
+	if werr == nil {
+		fmt.Fprintf(g.stdout, "Report: %s\n", strings.Join(paths, ", "))
 	}
-	fmt.Fprintf(g.stdout, "Report: %s\n", strings.Join(paths, ", "))
 	reports.WriteSummary(g.stdout, r)
+	if werr != nil {
+		return r, werr
+	}
 	return r, nil
 }
 

@@ -175,7 +175,7 @@ func TestBinaryOverlap(t *testing.T) {
 	// The report keeps what happened (paid, at the old amount and
 	// destination) and says the row changed after it was sent.
 	for _, rw := range h.reportRows("overlap") {
-		if conflicts[rw["reference"]] != strings.Contains(rw["failure_reason"], sheetChangedNote) {
+		if conflicts[rw["reference"]] != (rw["flags"] == "sheet-changed" && strings.Contains(rw["failure_reason"], "changed in the sheet after it was sent")) {
 			t.Errorf("report row %s: status %s, failure_reason %q", rw["reference"], rw["status"], rw["failure_reason"])
 		}
 	}

@@ -14,23 +14,32 @@ import (
 
 // preflight checks, before the sheet touches the ledger, everything a
 // run needs (DESIGN.md §3): the providers' credentials and the callback
-// URL (not with --sandbox), that the callback listener can bind, that the
-// report directory is writable, and that no report would overwrite an
-// input file (the sheet, the config, the ledger). A failure leaves no
-// batch behind.
+// URL (not with --sandbox), that the report directory is writable, and
+// that no report would overwrite an input file (the sheet, the config,
+// the ledger); checkListener follows once the ledger is locked. A failure
+// leaves no batch behind.
 func preflight(ctx context.Context, g *globalOptions, cfg *batch.Config, sandbox bool, providers map[batch.ProviderName]bool, batchID string, inputs []string) error {
 	if !sandbox && len(providers) > 0 {
 		if _, err := providerSecrets(cfg, providers); err != nil {
 			return err
 		}
-		var lc net.ListenConfig
-		ln, err := lc.Listen(ctx, "tcp", cfg.Callbacks.Listen)
-		if err != nil {
-			return fmt.Errorf("pre-flight: callbacks: cannot listen on %s (callbacks.listen): %w; nothing was imported or sent", cfg.Callbacks.Listen, err)
-		}
-		ln.Close()
 	}
 	return checkReportDir(g.reports(), batchID, inputs)
+}
+
+// checkListener is the last pre-flight check, made once the ledger's lock
+// is held (so that an overlapping run says "ledger busy", not that the
+// port is taken): the callback listener can bind.
+func checkListener(ctx context.Context, cfg *batch.Config, sandbox bool, providers map[batch.ProviderName]bool) error {
+	if sandbox || len(providers) == 0 {
+		return nil
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", cfg.Callbacks.Listen)
+	if err != nil {
+		return fmt.Errorf("pre-flight: callbacks: cannot listen on %s (callbacks.listen): %w; nothing was imported or sent", cfg.Callbacks.Listen, err)
+	}
+	return ln.Close()
 }
 
 // providerSecrets reads the credentials of the providers in use and
