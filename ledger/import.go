@@ -399,6 +399,18 @@ func (t *txn) departed(b *bkt, present []bool, rep *ImportReport) error {
 		case batch.StatePending, batch.StateInvalid:
 			cancel = append(cancel, seq)
 		case batch.StateCancelled:
+		case batch.StateFailed:
+			// A failed line the operator removed: cancelled when no
+			// attempt may have paid it (nothing was paid, nothing will be).
+			r, err := decodeRecord(b.id, seq, v)
+			if err != nil {
+				return err
+			}
+			if r.MayHavePaid() || r.Blocked() {
+				rep.Departed++
+			} else {
+				cancel = append(cancel, seq)
+			}
 		default:
 			rep.Departed++
 		}
@@ -409,7 +421,11 @@ func (t *txn) departed(b *bkt, present []bool, rep *ImportReport) error {
 			return err
 		}
 		rep.Cancelled++
-		if err := t.move(b, r, batch.StateCancelled, trImport, Event{Cause: "import", Note: "line left the sheet before it was sent"}); err != nil {
+		note := "line left the sheet before it was sent"
+		if r.State == batch.StateFailed {
+			note = "failed line left the sheet: nothing was paid, nothing will be"
+		}
+		if err := t.move(b, r, batch.StateCancelled, trImport, Event{Cause: "import", Note: note}); err != nil {
 			return err
 		}
 	}

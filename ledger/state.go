@@ -59,6 +59,7 @@ var transitions = map[edge]trigger{
 	{batch.StateUnknown, batch.StateFailed}:     trSettle | trOperator,
 	{batch.StateFailed, batch.StatePending}:     trRetry | trImport, // retry, or corrected in the sheet
 	{batch.StateFailed, batch.StateInvalid}:     trImport,           // corrected in the sheet, but invalid
+	{batch.StateFailed, batch.StateCancelled}:   trImport,           // failed row removed from the sheet
 	{batch.StateInvalid, batch.StatePending}:    trImport,           // row fixed in the sheet
 	{batch.StateCancelled, batch.StatePending}:  trImport,           // row back in the sheet
 	{batch.StatePending, batch.StateCancelled}:  trImport,           // row left the sheet

@@ -21,7 +21,7 @@ func TestTransitionTable(t *testing.T) {
 		{S, A}: trOutcome, {S, U}: trOutcome | trRecovery, {S, P}: trOutcome, {S, F}: trOutcome,
 		{A, D}: trSettle, {A, F}: trSettle,
 		{U, D}: trSettle | trOperator, {U, F}: trSettle | trOperator,
-		{F, P}: trRetry | trImport, {F, I}: trImport,
+		{F, P}: trRetry | trImport, {F, I}: trImport, {F, X}: trImport,
 		{I, P}: trImport, {X, P}: trImport,
 		{P, X}: trImport, {P, C}: trImport, {P, I}: trImport,
 		{I, X}: trImport, {X, I}: trImport, {I, C}: trImport, {X, C}: trImport,

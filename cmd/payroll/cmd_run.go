@@ -146,7 +146,6 @@ func runRun(ctx context.Context, o runOptions, g *globalOptions, path string) er
 		return fmt.Errorf("import: %w", err)
 	}
 	printImport(g.stdout, rep)
-	printTwins(g.stderr, v.Lines)
 	dups, err := db.Duplicates(ctx, batchID, cfg.Ledger.DuplicateWindow.Duration)
 	if err != nil {
 		return err
@@ -158,7 +157,7 @@ func runRun(ctx context.Context, o runOptions, g *globalOptions, path string) er
 		}
 		if !o.allowDuplicates {
 			return withCode(exitInvalid, fmt.Errorf("%d %s like payments already made in the last %s; nothing was sent. If the sheet's references were re-typed, put them back; run with --allow-duplicates only if every one of these payments is intended",
-				len(dups), plural(len(dups), "line looks", "lines look"), cfg.Ledger.DuplicateWindow.Duration))
+				len(dups), plural(len(dups), "line looks", "lines look"), days(cfg.Ledger.DuplicateWindow.Duration)))
 		}
 		if err := db.AllowDuplicates(ctx, batchID, dups); err != nil {
 			return err
@@ -166,7 +165,17 @@ func runRun(ctx context.Context, o runOptions, g *globalOptions, path string) er
 		fmt.Fprintf(g.stderr, "--allow-duplicates: %d %s paid although %s like payments already made (flagged duplicate-allowed in the report)\n",
 			len(dups), plural(len(dups), "line will be", "lines will be"), plural(len(dups), "it looks", "they look"))
 	}
+	printTwins(g.stderr, v.Lines)
 	return sendAndSettle(ctx, g, cfg, db, log, batchID, o.sandbox, o.wait)
+}
+
+// days shows a duration of whole days as "25 days".
+func days(d time.Duration) string {
+	if d > 0 && d%(24*time.Hour) == 0 {
+		n := int(d / (24 * time.Hour))
+		return fmt.Sprintf("%d %s", n, plural(n, "day", "days"))
+	}
+	return d.String()
 }
 
 // printTwins warns about rows of the sheet that pay the same destination
