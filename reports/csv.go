@@ -75,7 +75,7 @@ type jsonReport struct {
 // × currency × status. JSON is data, not a spreadsheet: text is not
 // escaped.
 func WriteJSON(w io.Writer, r *Report) error {
-	out := jsonReport{Batch: r.Batch, Sheet: r.Sheet, Generated: r.Generated.UTC(), Groups: r.Groups(), Rows: []jsonRow{}}
+	out := jsonReport{Batch: r.Batch, Sheet: clean(r.Sheet), Generated: r.Generated.UTC(), Groups: r.Groups(), Rows: []jsonRow{}}
 	if out.Groups == nil {
 		out.Groups = []Group{}
 	}

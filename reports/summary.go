@@ -54,7 +54,7 @@ func Totals(r *Report) []CurrencyTotal {
 // requested, paid, failed and is outstanding, the counts per status, and
 // what the operator should do next.
 func WriteSummary(w io.Writer, r *Report) {
-	fmt.Fprintf(w, "Batch %s (%s): %d %s\n", r.Batch, r.Sheet, len(r.Rows), plural(len(r.Rows), "line", "lines"))
+	fmt.Fprintf(w, "Batch %s (%s): %d %s\n", r.Batch, clean(r.Sheet), len(r.Rows), plural(len(r.Rows), "line", "lines"))
 	for _, t := range Totals(r) {
 		cur := t.Currency
 		if cur == "" {
@@ -70,6 +70,14 @@ func WriteSummary(w io.Writer, r *Report) {
 		}
 		fmt.Fprintf(w, "       %s\n", strings.Join(parts, ", "))
 	}
+	WriteAdvice(w, r)
+}
+
+// WriteAdvice prints what the operator should do next, one line per kind
+// of line that needs it: never sent (run again), awaiting a result
+// (settle), unknown (resolve), failed (correct or retry), invalid, and
+// conflicts; or that every line is paid.
+func WriteAdvice(w io.Writer, r *Report) {
 	counts := map[string]int{}
 	for i := range r.Rows {
 		row := &r.Rows[i]
@@ -86,7 +94,7 @@ func WriteSummary(w io.Writer, r *Report) {
 	var next []string
 	if n := counts["never-sent"]; n > 0 {
 		next = append(next, fmt.Sprintf("%d %s never sent: run `payroll run %s` again (batch %s) to send %s; nothing already sent is sent again",
-			n, plural(n, "line was", "lines were"), r.Sheet, r.Batch, plural(n, "it", "them")))
+			n, plural(n, "line was", "lines were"), clean(r.Sheet), r.Batch, plural(n, "it", "them")))
 	}
 	if n := counts["awaiting"]; n > 0 {
 		next = append(next, fmt.Sprintf("%d %s sent and %s for the provider's result: run `payroll settle %s` later (safe to repeat)",

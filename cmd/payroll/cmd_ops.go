@@ -201,12 +201,22 @@ func runStatus(ctx context.Context, g *globalOptions, args []string) error {
 		if row.AmountText != "" {
 			amount = row.AmountText
 		}
-		attention.add(strconv.Itoa(row.Row), rec.Ref, string(rec.State), rec.Line.Dest.Masked(), amount, shorten(row.FailureReason, 70))
+		why := row.FailureReason
+		if rec.State == batch.StatePending && why == "" {
+			why = "never sent: payroll run sends it"
+		}
+		attention.add(strconv.Itoa(row.Row), rec.Ref, string(rec.State), rec.Line.Dest.Masked(), amount, shorten(why, 70))
 	}
 	if n > 0 {
 		fmt.Fprintf(w, "\nLines that need attention:\n")
 		attention.write(w)
 	}
+	r, err := buildReport(ctx, db, id)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	reports.WriteAdvice(w, r)
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -252,6 +253,9 @@ func sendAndSettle(ctx context.Context, g *globalOptions, cfg *batch.Config, db 
 		// said, not returned in its place.
 		if err != nil {
 			fmt.Fprintf(g.stderr, "the report was not written either: %v\n", err)
+		}
+		if errors.Is(runErr, syscall.ENOSPC) {
+			fmt.Fprintln(g.stderr, "the disk under the ledger is full: free space, then run the same command again. Lines whose request was in flight become unknown (check them with the provider, then payroll resolve); nothing is sent twice")
 		}
 		return runErr
 	}
