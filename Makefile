@@ -34,9 +34,16 @@ bench: build
 fuzz:
 	@scripts/fuzz-all $(FUZZTIME)
 
-## vuln: govulncheck against vuln.go.dev (needs network; not part of make test or CI).
+## vuln: govulncheck v1.1.4 against the offline snapshot of the Go vulnerability
+## database in ../shared/vulndb (VULNDB=<dir> for another copy; see its README for
+## its date). Runs in CI. On a machine with network access: make vuln VULNDB=
+VULNDB ?= ../shared/vulndb
 vuln:
-	$(GO) run golang.org/x/vuln/cmd/govulncheck@v1.1.4 ./...
+	@if [ -n "$(VULNDB)" ]; then \
+	  test -f "$(VULNDB)/index/db.json" || { echo "vuln: no database at $(VULNDB) (VULNDB= for the online one)"; exit 1; }; \
+	  echo "govulncheck v1.1.4, database $(VULNDB) ($$(grep -o '"modified": *"[^"]*"' $(VULNDB)/index/db.json | head -1))"; \
+	  $(GO) run golang.org/x/vuln/cmd/govulncheck@v1.1.4 -db "file://$$(cd $(VULNDB) && pwd)" ./...; \
+	else $(GO) run golang.org/x/vuln/cmd/govulncheck@v1.1.4 ./...; fi
 
 ## matrix: the fault matrix alone (every fault and every pair), with its totals (also runs in make test).
 matrix:
@@ -50,8 +57,8 @@ chaos:
 chaos-smoke:
 	@scripts/chaos --smoke
 
-## lint: gofmt, go vet and the import-direction rule of DESIGN.md §1.
-lint: deps
+## lint: gofmt, go vet, go.mod tidy and the import-direction rule of DESIGN.md §1.
+lint: deps tidy-check
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"payroll/batch"
 )
@@ -139,7 +140,7 @@ func Open(path string, opts Options) (*DB, error) {
 	bo := &bolt.Options{Timeout: timeout, ReadOnly: opts.ReadOnly, NoFreelistSync: true, InitialMmapSize: initialMmapSize(path)}
 	b, err := bolt.Open(path, 0o600, bo)
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, &busyError{path: path, err: err}
 		}
 		return nil, fmt.Errorf("ledger: open %s: %w", path, err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"payroll/batch"
 )
@@ -177,7 +178,7 @@ func TestBusy(t *testing.T) {
 	_ = db
 	start := time.Now()
 	_, err := Open(path, Options{Timeout: 100 * time.Millisecond})
-	if !isErr(err, ErrBusy) || !isErr(err, bolt.ErrTimeout) || !strings.Contains(err.Error(), "ledger busy: another payroll process holds "+path) {
+	if !isErr(err, ErrBusy) || !isErr(err, berrors.ErrTimeout) || !strings.Contains(err.Error(), "ledger busy: another payroll process holds "+path) {
 		t.Fatalf("second Open: %v", err)
 	}
 	if d := time.Since(start); d > 2*time.Second {
