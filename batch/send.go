@@ -60,6 +60,10 @@ type Result struct {
 	Reason    string       // failure reason, when failed
 	Source    string       // "callback", "poll" or "operator"
 	Provider  ProviderName //
+	// LineRef names the line when the provider's result is about one line
+	// (KiotaPay); empty for a Kopo Kopo chunk, whose line is found by
+	// Identity and Amount.
+	LineRef string
 	// Undocumented is the provider's status when it is none the provider
 	// documents; the line stays pending (an unknown status never means
 	// paid or failed) and the status is logged once.
@@ -69,4 +73,20 @@ type Result struct {
 // Poller asks a provider for the results of an accepted request.
 type Poller interface {
 	Poll(ctx context.Context, reference string) ([]Result, error)
+}
+
+// Stamp fills in what a provider's parser leaves to its caller: where
+// the results came from, and the request's reference and provider where
+// the document does not repeat them.
+func Stamp(results []Result, p ProviderName, reference, source string) {
+	for i := range results {
+		r := &results[i]
+		r.Source = source
+		if r.Reference == "" {
+			r.Reference = reference
+		}
+		if r.Provider == "" {
+			r.Provider = p
+		}
+	}
 }

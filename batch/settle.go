@@ -25,9 +25,113 @@ type SettleLedger interface {
 	// Unsettled lists the batch's accepted requests still waiting for a
 	// result.
 	Unsettled(ctx context.Context, batchID string) ([]Unsettled, error)
-	// Apply records results (forward transitions only; mismatches are
-	// flagged, not applied) and reports how many lines changed state.
-	Apply(ctx context.Context, results []Result) (int, error)
+	// Settle records final results (paid or failed) in one commit:
+	// forward transitions only; a repeated result is a no-op, a
+	// contradicting or mismatched one is flagged, never applied. It says
+	// what it did with each.
+	Settle(ctx context.Context, results []Result) ([]Settled, error)
+}
+
+// SettleAction is what the ledger did with one result.
+type SettleAction int
+
+// Settle actions.
+const (
+	Applied   SettleAction = iota + 1 // the line moved to the result's state
+	Repeated                          // the line already had this result: no-op
+	Flagged                           // contradicts or mismatches the ledger: recorded, not applied
+	Unmatched                         // no line has this reference (or identity and amount)
+)
+
+func (a SettleAction) String() string {
+	switch a {
+	case Applied:
+		return "applied"
+	case Repeated:
+		return "repeated"
+	case Flagged:
+		return "flagged"
+	case Unmatched:
+		return "unmatched"
+	}
+	return fmt.Sprintf("SettleAction(%d)", int(a))
+}
+
+// Settled says what the ledger did with one Result.
+type Settled struct {
+	Result  Result
+	BatchID string
+	LineRef string
+	From    State
+	To      State // the line's state afterwards
+	Action  SettleAction
+	Note    string
+}
+
+// Apply records the final results among results (paid or failed; a
+// result still pending changes nothing) and returns how many lines
+// changed state and the results whose reference the ledger does not know
+// yet (a callback faster than the send's response), for the caller to
+// hold and apply again. An undocumented provider status is logged once
+// per settler and status; a result that contradicts the ledger is logged.
+func (s *Settler) Apply(ctx context.Context, results []Result) (int, []Result, error) {
+	n, idx, err := s.apply(ctx, results)
+	var unmatched []Result
+	for _, i := range idx {
+		unmatched = append(unmatched, results[i])
+	}
+	return n, unmatched, err
+}
+
+// apply is Apply returning the indexes of the unmatched results.
+func (s *Settler) apply(ctx context.Context, results []Result) (int, []int, error) {
+	s.init()
+	var final []Result
+	var from []int // final[i] is results[from[i]]
+	for j, r := range results {
+		if r.Undocumented != "" {
+			if _, seen := s.undocumented.LoadOrStore(string(r.Provider)+"\x00"+r.Undocumented, true); !seen {
+				s.logger().Warn("provider status not documented; the line stays pending until a documented status arrives",
+					"provider", r.Provider, "status", r.Undocumented, "reference", r.Reference)
+			}
+		}
+		if r.Status == StatePaid || r.Status == StateFailed {
+			final = append(final, r)
+			from = append(from, j)
+		}
+	}
+	if len(final) == 0 {
+		return 0, nil, nil
+	}
+	settled, err := s.Ledger.Settle(ctx, final)
+	if err != nil {
+		return 0, nil, err
+	}
+	n := 0
+	var unmatched []int
+	for i, st := range settled {
+		switch st.Action {
+		case Applied:
+			n++
+		case Flagged:
+			s.logger().Warn("result not applied: it contradicts the ledger", "batch", st.BatchID, "line", st.LineRef,
+				"source", st.Result.Source, "status", st.Result.Status, "note", st.Note)
+		case Unmatched:
+			unmatched = append(unmatched, from[i])
+			s.logger().Debug("result matches no line yet", "provider", st.Result.Provider, "source", st.Result.Source, "note", st.Note)
+		}
+	}
+	if n > 0 {
+		s.Wake()
+	}
+	return n, unmatched, nil
+}
+
+func (s *Settler) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Logger
 }
 
 // Settler waits until a batch's accepted lines settle: callbacks arrive
@@ -52,6 +156,10 @@ type Settler struct {
 
 	wakeOnce sync.Once
 	wake     chan struct{}
+	// undocumented remembers the provider statuses already logged.
+	undocumented sync.Map
+	// rs holds early results and queued hints (receive.go).
+	rs receiveState
 }
 
 // Wake makes a waiting Settle look at the ledger again now (a callback was
@@ -185,16 +293,8 @@ func (s *Settler) sweep(ctx context.Context, dueList []Unsettled, limiters map[P
 				}
 				return nil
 			}
-			for i := range results {
-				results[i].Source = "poll"
-				if results[i].Reference == "" {
-					results[i].Reference = u.Reference
-				}
-				if results[i].Provider == "" {
-					results[i].Provider = u.Provider
-				}
-			}
-			if _, err := s.Ledger.Apply(gctx, results); err != nil {
+			Stamp(results, u.Provider, u.Reference, "poll")
+			if _, _, err := s.Apply(gctx, results); err != nil {
 				return fmt.Errorf("settle: apply poll results: %w", err)
 			}
 			return nil

@@ -29,17 +29,97 @@ func (l *fakeSettleLedger) Unsettled(ctx context.Context, batchID string) ([]Uns
 	return out, nil
 }
 
-func (l *fakeSettleLedger) Apply(ctx context.Context, rs []Result) (int, error) {
+func (l *fakeSettleLedger) Settle(ctx context.Context, rs []Result) ([]Settled, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	n := 0
-	for _, r := range rs {
-		if l.state[r.Reference] == StateAccepted && (r.Status == StatePaid || r.Status == StateFailed) {
+	out := make([]Settled, len(rs))
+	for i, r := range rs {
+		out[i] = Settled{Result: r, Action: Unmatched}
+		switch st, ok := l.state[r.Reference]; {
+		case !ok:
+		case st == StateAccepted && (r.Status == StatePaid || r.Status == StateFailed):
 			l.state[r.Reference] = r.Status
-			n++
+			out[i].Action = Applied
+		case st == r.Status:
+			out[i].Action = Repeated
+		default:
+			out[i].Action = Flagged
 		}
 	}
-	return n, nil
+	return out, nil
+}
+
+func (l *fakeSettleLedger) set(ref string, p ProviderName, st State) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.reqs[ref], l.state[ref] = p, st
+}
+
+func (l *fakeSettleLedger) get(ref string) State {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.state[ref]
+}
+
+// TestReceiveHoldsEarlyResults: a trusted result that arrives before the
+// reference is recorded is held and applied once it is.
+func TestReceiveHoldsEarlyResults(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := &fakeSettleLedger{reqs: map[string]ProviderName{}, state: map[string]State{}}
+		s := &Settler{Ledger: l}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { s.Serve(ctx); close(done) }()
+		if err := s.Receive(ctx, []Result{{Provider: KopoKopo, Reference: "early", Status: StatePaid}}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		l.set("early", KopoKopo, StateAccepted) // the send's answer is recorded
+		time.Sleep(time.Second)
+		if got := l.get("early"); got != StatePaid {
+			t.Errorf("held result not applied: %s", got)
+		}
+		// One that never matches expires after holdFor.
+		s.Receive(ctx, []Result{{Provider: KopoKopo, Reference: "never", Status: StatePaid}})
+		time.Sleep(holdFor + time.Second)
+		s.rs.mu.Lock()
+		n := len(s.rs.early)
+		s.rs.mu.Unlock()
+		if n != 0 {
+			t.Errorf("%d results still held after %s", n, holdFor)
+		}
+		cancel()
+		<-done
+	})
+}
+
+// TestHintConfirmedByPoll: an unsigned callback's reference is confirmed
+// by the provider's status query; only the query's answer is applied, and
+// a provider without a poller is refused.
+func TestHintConfirmedByPoll(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := &fakeSettleLedger{reqs: map[string]ProviderName{"r1": KiotaPay}, state: map[string]State{"r1": StateAccepted}}
+		p := &fakePoller{result: func(string, int) (State, error) { return StateFailed, nil }}
+		s := &Settler{Ledger: l, Pollers: map[ProviderName]Poller{KiotaPay: p}}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { s.Serve(ctx); close(done) }()
+		if !s.Hint(KiotaPay, "r1") || !s.Hint(KiotaPay, "r1") {
+			t.Fatal("hint refused")
+		}
+		if s.Hint(KopoKopo, "x") {
+			t.Error("a hint for a provider without a poller was taken")
+		}
+		time.Sleep(time.Second)
+		if got := l.get("r1"); got != StateFailed {
+			t.Errorf("r1 is %s after the confirmation said failed", got)
+		}
+		if n := len(p.calls["r1"]); n != 1 {
+			t.Errorf("%d status queries for one reference hinted twice, want 1", n)
+		}
+		cancel()
+		<-done
+	})
 }
 
 type fakePoller struct {
@@ -124,8 +204,7 @@ func TestSettleWakeAppliesCallbacksWithoutPolling(t *testing.T) {
 		s := &Settler{Ledger: l, Pollers: map[ProviderName]Poller{KopoKopo: p}, Interval: time.Hour}
 		go func() {
 			time.Sleep(time.Second)
-			l.Apply(context.Background(), []Result{{Reference: "a", Status: StatePaid}}) // a callback
-			s.Wake()
+			s.Receive(context.Background(), []Result{{Reference: "a", Status: StatePaid}}) // a callback; it wakes Settle
 		}()
 		start := time.Now()
 		if left, err := s.Settle(t.Context(), "batch", time.Time{}); left != 0 || err != nil {

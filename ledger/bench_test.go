@@ -68,17 +68,17 @@ func BenchmarkClaimRecord(b *testing.B) {
 			for _, l := range lines[j:min(j+50, n)] {
 				refs = append(refs, l.Reference)
 			}
-			cl, got, err := db.Claim(ctx, "big", refs)
+			cl, got, err := db.claim(ctx, "big", refs)
 			if err != nil || len(got) != len(refs) {
 				b.Fatal(err, len(got))
 			}
 			ref := "loc/" + cl.ID
-			if err := db.RecordOutcomes(ctx, []Outcome{{BatchID: "big", AttemptID: cl.ID, Refs: refs, Kind: Accepted, Provider: batch.KopoKopo, ProviderRef: ref}}); err != nil {
+			if err := db.RecordOutcomes(ctx, []batch.Outcome{{BatchID: "big", Attempt: cl.ID, Refs: refs, Kind: batch.OutcomeAccepted, Provider: batch.KopoKopo, Reference: ref}}); err != nil {
 				b.Fatal(err)
 			}
-			res := make([]Result, len(got))
+			res := make([]batch.Result, len(got))
 			for k, l := range got {
-				res[k] = Result{Provider: batch.KopoKopo, Reference: ref, Identity: l.Dest.Identity(), Amount: l.Amount, Status: batch.StatePaid, Receipt: "R", Source: "callback"}
+				res[k] = batch.Result{Provider: batch.KopoKopo, Reference: ref, Identity: l.Dest.Identity(), Amount: l.Amount, Status: batch.StatePaid, Receipt: "R", Source: "callback"}
 			}
 			if _, err := db.Settle(ctx, res); err != nil {
 				b.Fatal(err)
@@ -117,7 +117,7 @@ func BenchmarkByProviderRef(b *testing.B) {
 		}
 		cl := mustClaim(b, db, "big", refs...)
 		loc := "https://sandbox.kopokopo.com/api/v2/transfers/" + cl.ID
-		mustOutcome(b, db, Outcome{BatchID: "big", AttemptID: cl.ID, Refs: refs, Kind: Accepted, Provider: batch.KopoKopo, ProviderRef: loc})
+		mustOutcome(b, db, batch.Outcome{BatchID: "big", Attempt: cl.ID, Refs: refs, Kind: batch.OutcomeAccepted, Provider: batch.KopoKopo, Reference: loc})
 		locs = append(locs, loc)
 	}
 	b.ResetTimer()

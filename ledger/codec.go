@@ -101,9 +101,39 @@ var (
 	enumProviders = []string{"", string(batch.KopoKopo), string(batch.KiotaPay)}
 	enumDestTypes = []string{"", string(batch.MobileWallet), string(batch.BankAccount), string(batch.Till), string(batch.Paybill)}
 	enumCurrency  = []string{"", string(batch.KES), string(batch.TZS)}
-	enumOutcomes  = []string{"", string(Accepted), string(Rejected), string(Failed), string(Unknown)}
+	enumOutcomes  = []string{"", "accepted", "rejected", "failed", "unknown"}
 	enumStates    = append([]string{""}, statesAsStrings()...)
 )
+
+// outcomeKinds maps the stored outcome names to the domain's kinds. The
+// names are the on-disk contract (and the event log's causes): a not-sent
+// outcome is stored as "rejected".
+var outcomeKinds = map[string]batch.OutcomeKind{
+	"accepted": batch.OutcomeAccepted, "rejected": batch.OutcomeNotSent,
+	"failed": batch.OutcomeFailed, "unknown": batch.OutcomeUnknown,
+}
+
+// outcomeName is the stored name of an outcome kind ("" in flight).
+func outcomeName(k batch.OutcomeKind) string {
+	for n, v := range outcomeKinds {
+		if v == k {
+			return n
+		}
+	}
+	return ""
+}
+
+// outcomeKind is the kind of a stored name; an unknown name reads as
+// OutcomeUnknown, the kind that never lets a line be sent again.
+func outcomeKind(s string) batch.OutcomeKind {
+	if s == "" {
+		return 0
+	}
+	if k, ok := outcomeKinds[s]; ok {
+		return k
+	}
+	return batch.OutcomeUnknown
+}
 
 func statesAsStrings() []string {
 	out := make([]string, len(batch.States))
@@ -170,7 +200,7 @@ func appendRecord(dst []byte, r *LineRecord) []byte {
 		dst = appendString(dst, a.ID)
 		dst = appendTime(dst, a.Started)
 		dst = appendTime(dst, a.Ended)
-		dst = appendEnum(dst, enumOutcomes, a.Outcome)
+		dst = appendEnum(dst, enumOutcomes, outcomeName(a.Outcome))
 		dst = appendString(dst, a.ProviderRef)
 		dst = appendString(dst, a.Error)
 		dst = appendEnum(dst, enumStates, string(a.Result))
@@ -400,7 +430,7 @@ func (d *decoder) record(r *LineRecord) {
 			a.ID = d.string()
 			a.Started = d.time()
 			a.Ended = d.time()
-			a.Outcome = d.enum(enumOutcomes)
+			a.Outcome = outcomeKind(d.enum(enumOutcomes))
 			a.ProviderRef = d.string()
 			a.Error = d.string()
 			a.Result = batch.State(d.enum(enumStates))

@@ -29,8 +29,8 @@ func codecRecords() []*LineRecord {
 			ChangedInvalid: inv, Flags: []string{FlagSheetChanged, FlagMismatch}, ProviderRef: "loc/1", Receipt: "R",
 			FailureReason: "why", Created: now, Updated: now.Add(time.Second),
 			Attempts: []Attempt{
-				{ID: "a1", Started: now, Ended: now.Add(time.Millisecond), Outcome: string(Accepted), ProviderRef: "loc/1", Result: batch.StateFailed, Error: "e"},
-				{ID: "a2", Started: now, Outcome: "strange", Result: "odd"},
+				{ID: "a1", Started: now, Ended: now.Add(time.Millisecond), Outcome: batch.OutcomeAccepted, ProviderRef: "loc/1", ClientRef: "py1-a1", Result: batch.StateFailed, Error: "e"},
+				{ID: "a2", Started: now, Outcome: batch.OutcomeUnknown, Result: "odd"},
 			}},
 	}
 }

@@ -227,10 +227,16 @@ func crashScenario(dir string) error {
 		if err != nil {
 			return err
 		}
-		var results []Result
+		var results []batch.Result
 		for _, u := range uns {
-			for _, r := range u.Lines {
-				results = append(results, resultFor(u.Provider, u.Reference, r.Current().ID, r.Line, "poll"))
+			recs, err := db.ByProviderRef(ctx, u.Provider, u.Reference)
+			if err != nil {
+				return err
+			}
+			for _, r := range recs {
+				if r.State == batch.StateAccepted || r.State == batch.StateUnknown {
+					results = append(results, resultFor(u.Provider, u.Reference, r.Current().ID, r.Line, "poll"))
+				}
 			}
 		}
 		if len(results) > 0 {
@@ -264,8 +270,8 @@ func crashScenario(dir string) error {
 	}
 }
 
-func resultFor(p batch.ProviderName, provRef, attempt string, l batch.Line, source string) Result {
-	res := Result{Provider: p, Reference: provRef, Identity: l.Dest.Identity(), Amount: l.Amount, Status: batch.StateFailed, Reason: "declined", Source: source}
+func resultFor(p batch.ProviderName, provRef, attempt string, l batch.Line, source string) batch.Result {
+	res := batch.Result{Provider: p, Reference: provRef, Identity: l.Dest.Identity(), Amount: l.Amount, Status: batch.StateFailed, Reason: "declined", Source: source}
 	if p == batch.KiotaPay {
 		res.LineRef = l.Reference
 	}
@@ -278,7 +284,7 @@ func resultFor(p batch.ProviderName, provRef, attempt string, l batch.Line, sour
 // crashChunkSend is the dispatcher: claim (intent), send (the fake
 // provider's log, fsynced), record outcomes, settle by "callback".
 func crashChunkSend(ctx context.Context, db *DB, logf *os.File, p batch.ProviderName, refs []string) error {
-	cl, lines, err := db.Claim(ctx, crashBatch, refs)
+	cl, lines, err := db.claim(ctx, crashBatch, refs)
 	if err != nil || len(lines) == 0 {
 		return err
 	}
@@ -294,24 +300,24 @@ func crashChunkSend(ctx context.Context, db *DB, logf *os.File, p batch.Provider
 	}
 	hook("after-send")
 	chunkRef := "k2/" + cl.ID
-	var outs []Outcome
-	var results []Result
+	var outs []batch.Outcome
+	var results []batch.Result
 	for _, l := range lines {
-		o := Outcome{BatchID: crashBatch, AttemptID: cl.ID, Refs: []string{l.Reference}, Provider: p, ProviderRef: chunkRef}
+		o := batch.Outcome{BatchID: crashBatch, Attempt: cl.ID, Refs: []string{l.Reference}, Provider: p, Reference: chunkRef}
 		if p == batch.KiotaPay {
-			o.ProviderRef = "kp/" + cl.ID + "/" + l.Reference
+			o.Reference = "kp/" + cl.ID + "/" + l.Reference
 		}
 		switch {
 		case providerRejects(p, cl.ID, l.Reference):
-			o.Kind, o.Provider, o.ProviderRef, o.Reason = Rejected, "", "", "503"
+			o.Kind, o.Provider, o.Reference, o.Reason = batch.OutcomeNotSent, "", "", "503"
 		case providerFailsNow(p, cl.ID, l.Reference):
-			o.Kind, o.Reason = Failed, "invalid msisdn"
+			o.Kind, o.Reason = batch.OutcomeFailed, "invalid msisdn"
 		case providerLost(p, cl.ID, l.Reference):
-			o.Kind, o.Reason = Unknown, "timeout"
+			o.Kind, o.Reason = batch.OutcomeUnknown, "timeout"
 		default:
-			o.Kind = Accepted
+			o.Kind = batch.OutcomeAccepted
 			if roll(cl.ID, l.Reference, "callback") < 80 { // some results only come by polling
-				results = append(results, resultFor(p, o.ProviderRef, cl.ID, l, "callback"))
+				results = append(results, resultFor(p, o.Reference, cl.ID, l, "callback"))
 			}
 		}
 		outs = append(outs, o)
@@ -477,7 +483,7 @@ func verifyCrashFile(t *testing.T, dir string, done bool) {
 			t.Fatal(err)
 		}
 		lines[r.Ref] = r
-		if sending[r.Ref] && (r.State != batch.StateUnknown || r.Current().Outcome != string(Unknown)) {
+		if sending[r.Ref] && (r.State != batch.StateUnknown || r.Current().Outcome != batch.OutcomeUnknown) {
 			t.Errorf("%s was sending, now %s", r.Ref, r.State)
 		}
 		switch {

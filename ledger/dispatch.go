@@ -33,7 +33,15 @@ type Skip struct {
 // attempt. Only after Claim returns may the caller send the returned
 // lines. Lines that are not pending (or unknown references) are skipped
 // and listed in Claimed.Skipped; a flagged line is never claimed.
-func (db *DB) Claim(ctx context.Context, batchID string, refs []string) (Claimed, []batch.Line, error) {
+func (db *DB) Claim(ctx context.Context, batchID string, refs []string) (string, []batch.Line, error) {
+	cl, lines, err := db.claim(ctx, batchID, refs)
+	return cl.ID, lines, err
+}
+
+var _ batch.Ledger = (*DB)(nil)
+
+// claim is Claim with the details: which lines were skipped, and why.
+func (db *DB) claim(ctx context.Context, batchID string, refs []string) (Claimed, []batch.Line, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return Claimed{}, nil, fmt.Errorf("ledger: attempt id: %w", err)
@@ -78,49 +86,19 @@ func (db *DB) Claim(ctx context.Context, batchID string, refs []string) (Claimed
 	return cl, out, nil
 }
 
-// OutcomeKind is what a send call told us about a line.
-type OutcomeKind string
-
-// Outcome kinds.
-const (
-	// Accepted: the provider took the request; a result will follow
-	// (callback or poll). ProviderRef is required.
-	Accepted OutcomeKind = "accepted"
-	// Rejected: refused before anything ran (connection refused, 429,
-	// 503, a 4xx that proves nothing happened): the line goes back to
-	// pending and may be sent again.
-	Rejected OutcomeKind = "rejected"
-	// Failed: the provider conclusively rejected this line; only Retry
-	// sends it again.
-	Failed OutcomeKind = "failed"
-	// Unknown: the request may have reached the provider (timeout, reset
-	// after writing, 5xx other than 503). Never resent automatically.
-	Unknown OutcomeKind = "unknown"
-)
-
-func (k OutcomeKind) state() (batch.State, bool) {
+// outcomeState is the state an outcome moves a sending line to.
+func outcomeState(k batch.OutcomeKind) (batch.State, bool) {
 	switch k {
-	case Accepted:
+	case batch.OutcomeAccepted:
 		return batch.StateAccepted, true
-	case Rejected:
+	case batch.OutcomeNotSent:
 		return batch.StatePending, true
-	case Failed:
+	case batch.OutcomeFailed:
 		return batch.StateFailed, true
-	case Unknown:
+	case batch.OutcomeUnknown:
 		return batch.StateUnknown, true
 	}
 	return "", false
-}
-
-// Outcome is the result of sending one attempt's line(s).
-type Outcome struct {
-	BatchID     string
-	AttemptID   string   // from Claimed.ID
-	Refs        []string // the lines this outcome is about (a whole chunk for Kopo Kopo)
-	Kind        OutcomeKind
-	Provider    batch.ProviderName // required with ProviderRef
-	ProviderRef string             // Kopo Kopo location, KiotaPay requestId
-	Reason      string             // error text for rejected, failed, unknown
 }
 
 // RecordOutcomes records many outcomes in one transaction (one fsync).
@@ -130,18 +108,18 @@ type Outcome struct {
 // and not applied. Malformed input (unknown batch, line or kind, an
 // accepted outcome without a provider reference) fails the whole call and
 // writes nothing.
-func (db *DB) RecordOutcomes(ctx context.Context, outs []Outcome) error {
+func (db *DB) RecordOutcomes(ctx context.Context, outs []batch.Outcome) error {
 	for i, o := range outs {
-		if _, ok := o.Kind.state(); !ok {
-			return fmt.Errorf("ledger: outcome %d: kind %q: %w", i, o.Kind, ErrInput)
+		if _, ok := outcomeState(o.Kind); !ok {
+			return fmt.Errorf("ledger: outcome %d: kind %v: %w", i, o.Kind, ErrInput)
 		}
-		if o.Kind == Accepted && (o.ProviderRef == "" || o.Provider == "") {
+		if o.Kind == batch.OutcomeAccepted && (o.Reference == "" || o.Provider == "") {
 			return fmt.Errorf("ledger: outcome %d: accepted without provider and reference: %w", i, ErrInput)
 		}
-		if o.ProviderRef != "" && (o.Provider == "" || checkKey("provider reference", o.ProviderRef) != nil) {
-			return fmt.Errorf("ledger: outcome %d: bad provider reference %q: %w", i, o.ProviderRef, ErrInput)
+		if o.Reference != "" && (o.Provider == "" || checkKey("provider reference", o.Reference) != nil) {
+			return fmt.Errorf("ledger: outcome %d: bad provider reference %q: %w", i, o.Reference, ErrInput)
 		}
-		if o.AttemptID == "" || len(o.Refs) == 0 {
+		if o.Attempt == "" || len(o.Refs) == 0 {
 			return fmt.Errorf("ledger: outcome %d: attempt and lines are required: %w", i, ErrInput)
 		}
 	}
@@ -152,7 +130,7 @@ func (db *DB) RecordOutcomes(ctx context.Context, outs []Outcome) error {
 			if err != nil {
 				return err
 			}
-			to, _ := o.Kind.state()
+			to, _ := outcomeState(o.Kind)
 			for _, ref := range o.Refs {
 				r, err := t.get(b, ref)
 				if err != nil {
@@ -171,28 +149,29 @@ func (db *DB) RecordOutcomes(ctx context.Context, outs []Outcome) error {
 	return nil
 }
 
-func (t *txn) outcome(b *bkt, r *LineRecord, o Outcome, to batch.State, idx provIndex) error {
-	a := r.attempt(o.AttemptID)
+func (t *txn) outcome(b *bkt, r *LineRecord, o batch.Outcome, to batch.State, idx provIndex) error {
+	a := r.attempt(o.Attempt)
 	cur := r.Current()
-	ev := Event{Cause: string(o.Kind), Attempt: o.AttemptID, Note: o.Reason}
+	cause := outcomeName(o.Kind)
+	ev := Event{Cause: cause, Attempt: o.Attempt, Note: o.Reason}
 	if a == nil {
-		return t.flag(b, r, FlagStaleOutcome, Event{Cause: string(o.Kind), Attempt: o.AttemptID,
-			Note: fmt.Sprintf("outcome %s for an attempt this line never had; line is %s", o.Kind, r.State)})
+		return t.flag(b, r, FlagStaleOutcome, Event{Cause: cause, Attempt: o.Attempt,
+			Note: fmt.Sprintf("outcome %s for an attempt this line never had; line is %s", cause, r.State)})
 	}
 	if r.State != batch.StateSending || a != cur {
-		if a.Outcome == string(o.Kind) && (o.ProviderRef == "" || a.ProviderRef == o.ProviderRef) {
+		if a.Outcome == o.Kind && (o.Reference == "" || a.ProviderRef == o.Reference) {
 			return nil // the same outcome again
 		}
-		return t.flag(b, r, FlagStaleOutcome, Event{Cause: string(o.Kind), Attempt: o.AttemptID,
-			Note: fmt.Sprintf("outcome %s for attempt already %q; line is %s: not applied", o.Kind, a.Outcome, r.State)})
+		return t.flag(b, r, FlagStaleOutcome, Event{Cause: cause, Attempt: o.Attempt,
+			Note: fmt.Sprintf("outcome %s for attempt already %q; line is %s: not applied", cause, outcomeName(a.Outcome), r.State)})
 	}
-	a.Outcome, a.Ended, a.Error = string(o.Kind), t.now, o.Reason
-	if o.ProviderRef != "" {
-		a.ProviderRef = o.ProviderRef
-		r.ProviderRef = o.ProviderRef
-		idx.add(o.Provider, o.ProviderRef, b.id, r.Seq)
+	a.Outcome, a.Ended, a.Error = o.Kind, t.now, o.Reason
+	if o.Reference != "" {
+		a.ProviderRef = o.Reference
+		r.ProviderRef = o.Reference
+		idx.add(o.Provider, o.Reference, b.id, r.Seq)
 	}
-	if o.Kind == Failed {
+	if o.Kind == batch.OutcomeFailed {
 		r.FailureReason = o.Reason
 	}
 	return t.move(b, r, to, trOutcome, ev)
@@ -295,7 +274,7 @@ func (db *DB) recover() (int, error) {
 				return fmt.Errorf("ledger: in-flight index names line %q in state %s: %w", r.Ref, r.State, ErrInvariant)
 			}
 			a := r.Current()
-			a.Outcome, a.Ended = string(Unknown), t.now
+			a.Outcome, a.Ended = batch.OutcomeUnknown, t.now
 			a.Error = "the process stopped before the outcome was recorded"
 			if err := t.move(b, r, batch.StateUnknown, trRecovery, Event{Cause: "crash-recovery", Attempt: a.ID, Note: a.Error}); err != nil {
 				return err

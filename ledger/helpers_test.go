@@ -88,16 +88,16 @@ func mustCheck(t testing.TB, db *DB) {
 
 func mustClaim(t testing.TB, db *DB, id string, refs ...string) Claimed {
 	t.Helper()
-	cl, _, err := db.Claim(context.Background(), id, refs)
+	cl, _, err := db.claim(context.Background(), id, refs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return cl
 }
 
-func mustOutcome(t testing.TB, db *DB, o Outcome) {
+func mustOutcome(t testing.TB, db *DB, o batch.Outcome) {
 	t.Helper()
-	if err := db.RecordOutcomes(context.Background(), []Outcome{o}); err != nil {
+	if err := db.RecordOutcomes(context.Background(), []batch.Outcome{o}); err != nil {
 		t.Fatal(err)
 	}
 }

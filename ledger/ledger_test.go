@@ -59,8 +59,8 @@ func TestReimport(t *testing.T) {
 			name: "changed after send: corrected if nothing may have paid, else a conflict",
 			setup: func(t *testing.T, db *DB) {
 				cl := mustClaim(t, db, "b", "EMP000001", "EMP000002")
-				mustOutcome(t, db, Outcome{BatchID: "b", AttemptID: cl.ID, Refs: []string{"EMP000001"}, Kind: Rejected, Reason: "503"})
-				mustOutcome(t, db, Outcome{BatchID: "b", AttemptID: cl.ID, Refs: []string{"EMP000002"}, Kind: Accepted, Provider: batch.KopoKopo, ProviderRef: "loc"})
+				mustOutcome(t, db, batch.Outcome{BatchID: "b", Attempt: cl.ID, Refs: []string{"EMP000001"}, Kind: batch.OutcomeNotSent, Reason: "503"})
+				mustOutcome(t, db, batch.Outcome{BatchID: "b", Attempt: cl.ID, Refs: []string{"EMP000002"}, Kind: batch.OutcomeAccepted, Provider: batch.KopoKopo, Reference: "loc"})
 			},
 			sheet: func() ([]batch.Line, []batch.InvalidRow) {
 				ls := testLines(5)
@@ -77,7 +77,7 @@ func TestReimport(t *testing.T) {
 				if !r.Flagged(FlagSheetChanged) || r.Changed == nil || !r.Line.Amount.Equal(testLine(2).Amount) {
 					t.Errorf("accepted line: flags %v changed %v amount %s", r.Flags, r.Changed, r.Line.Amount)
 				}
-				cl, _, _ := db.Claim(ctx, "b", []string{"EMP000002"})
+				cl, _, _ := db.claim(ctx, "b", []string{"EMP000002"})
 				if len(cl.Refs) != 0 {
 					t.Error("conflict line claimed")
 				}
@@ -91,7 +91,7 @@ func TestReimport(t *testing.T) {
 			name: "left the sheet: cancelled if never sent, kept if sent",
 			setup: func(t *testing.T, db *DB) {
 				cl := mustClaim(t, db, "b", "EMP000004")
-				mustOutcome(t, db, Outcome{BatchID: "b", AttemptID: cl.ID, Refs: []string{"EMP000004"}, Kind: Unknown, Reason: "timeout"})
+				mustOutcome(t, db, batch.Outcome{BatchID: "b", Attempt: cl.ID, Refs: []string{"EMP000004"}, Kind: batch.OutcomeUnknown, Reason: "timeout"})
 			},
 			sheet: func() ([]batch.Line, []batch.InvalidRow) { return testLines(2), nil },
 			want:  ImportReport{Unchanged: 2, Cancelled: 2, Departed: 1},
@@ -268,8 +268,8 @@ func TestDuplicates(t *testing.T) {
 	defer db.Close()
 	mustImport(t, db, "april", testLines(3), nil)
 	cl := mustClaim(t, db, "april", "EMP000000", "EMP000001", "EMP000002")
-	mustOutcome(t, db, Outcome{BatchID: "april", AttemptID: cl.ID, Refs: []string{"EMP000000", "EMP000001"}, Kind: Accepted, Provider: batch.KopoKopo, ProviderRef: "loc"})
-	mustOutcome(t, db, Outcome{BatchID: "april", AttemptID: cl.ID, Refs: []string{"EMP000002"}, Kind: Failed, Reason: "bad"})
+	mustOutcome(t, db, batch.Outcome{BatchID: "april", Attempt: cl.ID, Refs: []string{"EMP000000", "EMP000001"}, Kind: batch.OutcomeAccepted, Provider: batch.KopoKopo, Reference: "loc"})
+	mustOutcome(t, db, batch.Outcome{BatchID: "april", Attempt: cl.ID, Refs: []string{"EMP000002"}, Kind: batch.OutcomeFailed, Reason: "bad"})
 	c.t = c.t.Add(20 * 24 * time.Hour)
 	may := testLines(3)
 	may[1].Amount = batch.MoneyFromUnits(99) // different amount: not a duplicate
@@ -302,7 +302,7 @@ func TestDuplicatesSameBatch(t *testing.T) {
 	twin.Reference, twin.Row = "BONUS-0", 5
 	mustImport(t, db, "b", append(ls, twin), nil)
 	cl := mustClaim(t, db, "b", "EMP000000", "EMP000001")
-	mustOutcome(t, db, Outcome{BatchID: "b", AttemptID: cl.ID, Refs: []string{"EMP000000", "EMP000001"}, Kind: Accepted, Provider: batch.KopoKopo, ProviderRef: "loc"})
+	mustOutcome(t, db, batch.Outcome{BatchID: "b", Attempt: cl.ID, Refs: []string{"EMP000000", "EMP000001"}, Kind: batch.OutcomeAccepted, Provider: batch.KopoKopo, Reference: "loc"})
 	if d, err := db.Duplicates(ctx, "b", win); err != nil || len(d) != 0 {
 		t.Fatalf("twins of one import: %+v %v", d, err)
 	}
@@ -358,14 +358,14 @@ func TestSummaryAndUnsettled(t *testing.T) {
 		}
 	}
 	cl := mustClaim(t, db, "b", refs...)
-	mustOutcome(t, db, Outcome{BatchID: "b", AttemptID: cl.ID, Refs: refs, Kind: Accepted, Provider: batch.KopoKopo, ProviderRef: "https://k2/transfers/1"})
+	mustOutcome(t, db, batch.Outcome{BatchID: "b", Attempt: cl.ID, Refs: refs, Kind: batch.OutcomeAccepted, Provider: batch.KopoKopo, Reference: "https://k2/transfers/1"})
 	u, err := db.Unsettled(ctx, "b")
-	if err != nil || len(u) != 1 || len(u[0].Lines) != 18 {
+	if err != nil || len(u) != 1 || u[0].Lines != 18 {
 		t.Fatalf("unsettled %v %v", u, err)
 	}
 	l := testLine(3)
-	res, err := db.Settle(ctx, []Result{{Provider: batch.KopoKopo, Reference: "https://k2/transfers/1", Identity: l.Dest.Identity(), Amount: l.Amount, Status: batch.StatePaid, Receipt: "R", Source: "callback"}})
-	if err != nil || res[0].Action != Applied || res[0].LineRef != l.Reference {
+	res, err := db.Settle(ctx, []batch.Result{{Provider: batch.KopoKopo, Reference: "https://k2/transfers/1", Identity: l.Dest.Identity(), Amount: l.Amount, Status: batch.StatePaid, Receipt: "R", Source: "callback"}})
+	if err != nil || res[0].Action != batch.Applied || res[0].LineRef != l.Reference {
 		t.Fatalf("settle %+v %v", res, err)
 	}
 	sum, err := db.Summary(ctx, "b")

@@ -419,14 +419,14 @@ func checkAttempts(batchID string, r *LineRecord, bad func(string, ...any)) {
 		if a.mayHavePaid() {
 			accepted++
 		}
-		if i < len(r.Attempts)-1 && a.Outcome == "" {
+		if i < len(r.Attempts)-1 && a.Outcome == 0 {
 			bad("batch %q line %q: attempt %s has no outcome but is not the last", batchID, r.Ref, a.ID)
 		}
 	}
 	if accepted > 1 {
 		bad("batch %q line %q: %d attempts accepted (or unknown) and not failed", batchID, r.Ref, accepted)
 	}
-	if a := r.Current(); a != nil && a.Outcome == "" && r.State != batch.StateSending {
+	if a := r.Current(); a != nil && a.Outcome == 0 && r.State != batch.StateSending {
 		bad("batch %q line %q: current attempt has no outcome but line is %s", batchID, r.Ref, r.State)
 	}
 }

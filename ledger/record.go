@@ -39,12 +39,12 @@ type Batch struct {
 // Attempt is one try at sending a line: the intent committed by Claim
 // and, once known, its outcome.
 type Attempt struct {
-	ID          string    `json:"id"` // uuid v7; shared by the lines of one Claim
-	Started     time.Time `json:"started"`
-	Ended       time.Time `json:"ended,omitzero"`
-	Outcome     string    `json:"outcome,omitempty"` // "", accepted, rejected, failed, unknown
-	ProviderRef string    `json:"provider_ref,omitempty"`
-	Error       string    `json:"error,omitempty"`
+	ID          string            `json:"id"` // uuid v7; shared by the lines of one Claim
+	Started     time.Time         `json:"started"`
+	Ended       time.Time         `json:"ended,omitzero"`
+	Outcome     batch.OutcomeKind `json:"outcome,omitempty"` // zero while in flight
+	ProviderRef string            `json:"provider_ref,omitempty"`
+	Error       string            `json:"error,omitempty"`
 	// Result is the settled result of an accepted or unknown attempt:
 	// paid or failed (by callback, poll or operator).
 	Result batch.State `json:"result,omitempty"`
@@ -60,9 +60,9 @@ type Attempt struct {
 // unknown) and then settled as failed.
 func (a *Attempt) settledFailed() bool {
 	switch a.Outcome {
-	case string(Rejected), string(Failed):
+	case batch.OutcomeNotSent, batch.OutcomeFailed:
 		return true
-	case string(Accepted), string(Unknown):
+	case batch.OutcomeAccepted, batch.OutcomeUnknown:
 		return a.Result == batch.StateFailed
 	}
 	return false // in flight
@@ -71,7 +71,7 @@ func (a *Attempt) settledFailed() bool {
 // mayHavePaid reports whether the attempt may have moved money: it reached
 // the provider (accepted or unknown) and was not settled as failed.
 func (a *Attempt) mayHavePaid() bool {
-	return (a.Outcome == string(Accepted) || a.Outcome == string(Unknown)) && a.Result != batch.StateFailed
+	return (a.Outcome == batch.OutcomeAccepted || a.Outcome == batch.OutcomeUnknown) && a.Result != batch.StateFailed
 }
 
 // LineRecord is one line of a batch as the ledger knows it.

@@ -10,45 +10,7 @@ import (
 	"payroll/batch"
 )
 
-// Result is a provider's final word on a line, from a trusted callback, a
-// status poll, or an operator.
-type Result struct {
-	Provider  batch.ProviderName
-	Reference string // provider reference: Kopo Kopo location, KiotaPay requestId
-	// LineRef names the line when the source knows it (KiotaPay). For a
-	// Kopo Kopo chunk, leave it empty and give Identity and Amount: the
-	// line is found among the chunk's lines by destination identity and
-	// amount.
-	LineRef  string
-	Identity string      // batch.Destination.Identity() of the paid destination
-	Amount   batch.Money // amount the provider reports; zero means not reported
-	Status   batch.State // batch.StatePaid or batch.StateFailed
-	Receipt  string      // provider's transaction receipt, for paid
-	Reason   string      // failure reason, for failed
-	Source   string      // "callback", "poll" or "operator"
-}
-
-// Action is what Settle did with a result.
-type Action string
-
-// Settle actions.
-const (
-	Applied   Action = "applied"   // the line moved to the result's state
-	Repeated  Action = "repeated"  // the line already had this result: no-op
-	Flagged   Action = "flagged"   // contradicts or mismatches the ledger: recorded, not applied
-	Unmatched Action = "unmatched" // no line has this reference (or identity and amount)
-)
-
-// Settled says what happened to one Result.
-type Settled struct {
-	Result  Result
-	BatchID string
-	LineRef string
-	From    batch.State
-	To      batch.State // the line's state afterwards
-	Action  Action
-	Note    string
-}
+var _ batch.SettleLedger = (*DB)(nil)
 
 // Settle applies final results in one transaction. A line is found by its
 // provider reference (and, for a chunk, by identity and amount); its
@@ -58,7 +20,7 @@ type Settled struct {
 // a no-op; a contradicting one (paid then failed, a result for a line
 // that is pending again, a mismatch) is recorded as a flagged event and a
 // flag on the line, never applied.
-func (db *DB) Settle(ctx context.Context, results []Result) ([]Settled, error) {
+func (db *DB) Settle(ctx context.Context, results []batch.Result) ([]batch.Settled, error) {
 	for i, r := range results {
 		if r.Status != batch.StatePaid && r.Status != batch.StateFailed {
 			return nil, fmt.Errorf("ledger: result %d: status %q is not paid or failed: %w", i, r.Status, ErrInput)
@@ -67,9 +29,9 @@ func (db *DB) Settle(ctx context.Context, results []Result) ([]Settled, error) {
 			return nil, fmt.Errorf("ledger: result %d: provider and reference are required: %w", i, ErrInput)
 		}
 	}
-	var out []Settled
+	var out []batch.Settled
 	err := db.update(ctx, "settle", func(t *txn) error {
-		out = make([]Settled, 0, len(results))
+		out = make([]batch.Settled, 0, len(results))
 		cache := map[string][]*LineRecord{} // a chunk's lines, decoded once per transaction
 		for _, res := range results {
 			s, err := t.settle(res, cache)
@@ -86,8 +48,8 @@ func (db *DB) Settle(ctx context.Context, results []Result) ([]Settled, error) {
 	return out, nil
 }
 
-func (t *txn) settle(res Result, cache map[string][]*LineRecord) (Settled, error) {
-	s := Settled{Result: res, Action: Unmatched}
+func (t *txn) settle(res batch.Result, cache map[string][]*LineRecord) (batch.Settled, error) {
+	s := batch.Settled{Result: res, Action: batch.Unmatched}
 	pk := provKey(res.Provider, res.Reference)
 	v := t.tx.Bucket(bktProvRefs).Get(pk)
 	if v == nil {
@@ -123,19 +85,19 @@ func (t *txn) settle(res Result, cache map[string][]*LineRecord) (Settled, error
 	s.LineRef, s.From, s.To = r.Ref, r.State, r.State
 	ev := Event{Cause: res.Source, Attempt: attemptOf(r, res.Reference)}
 	if mismatch != "" {
-		s.Action, s.Note = Flagged, mismatch
+		s.Action, s.Note = batch.Flagged, mismatch
 		ev.Note = mismatch
 		return s, t.flag(b, r, FlagMismatch, ev)
 	}
 	if r.ProviderRef != res.Reference {
-		s.Action = Flagged
+		s.Action = batch.Flagged
 		s.Note = fmt.Sprintf("%s result for an earlier attempt (reference %s); line is %s under %s", res.Status, res.Reference, r.State, r.ProviderRef)
 		ev.Note = s.Note
 		return s, t.flag(b, r, FlagConflictingResult, ev)
 	}
 	switch {
 	case r.State == res.Status:
-		s.Action = Repeated
+		s.Action = batch.Repeated
 		return s, nil
 	case allowed(r.State, res.Status, trSettle):
 		if res.Status == batch.StatePaid {
@@ -153,10 +115,10 @@ func (t *txn) settle(res Result, cache map[string][]*LineRecord) (Settled, error
 		if err := t.move(b, r, res.Status, trSettle, ev); err != nil {
 			return s, err
 		}
-		s.Action, s.To = Applied, res.Status
+		s.Action, s.To = batch.Applied, res.Status
 		return s, nil
 	}
-	s.Action = Flagged
+	s.Action = batch.Flagged
 	s.Note = fmt.Sprintf("%s result for a line that is %s: not applied", res.Status, r.State)
 	ev.Note = s.Note
 	return s, t.flag(b, r, FlagConflictingResult, ev)
@@ -165,7 +127,7 @@ func (t *txn) settle(res Result, cache map[string][]*LineRecord) (Settled, error
 // match picks the line a result is about among the lines of its provider
 // reference. It returns a mismatch note when the line is found but the
 // result's amount or destination differs from the ledger.
-func match(cands []*LineRecord, res Result) (*LineRecord, string) {
+func match(cands []*LineRecord, res batch.Result) (*LineRecord, string) {
 	var r *LineRecord
 	switch {
 	case res.LineRef != "":
@@ -310,19 +272,11 @@ func scanStates(b *bkt, states ...batch.State) ([]uint64, error) {
 	return seqs, nil
 }
 
-// Unsettled is a provider reference still waiting for results: its
-// accepted lines (and unknown lines whose reference is known, which a
-// status query may prove).
-type Unsettled struct {
-	Provider  batch.ProviderName
-	Reference string
-	Lines     []LineRecord
-}
-
 // Unsettled lists the batch's accepted and referenced unknown lines
-// grouped by provider reference, for polling.
-func (db *DB) Unsettled(ctx context.Context, batchID string) ([]Unsettled, error) {
-	var out []Unsettled
+// grouped by provider reference, for polling: accepted lines wait for
+// their result, and a status query may prove an unknown line's fate.
+func (db *DB) Unsettled(ctx context.Context, batchID string) ([]batch.Unsettled, error) {
+	var out []batch.Unsettled
 	err := db.view(func(t *txn) error {
 		b, err := t.batch(batchID)
 		if err != nil {
@@ -346,9 +300,9 @@ func (db *DB) Unsettled(ctx context.Context, batchID string) ([]Unsettled, error
 			if !ok {
 				i = len(out)
 				at[k] = i
-				out = append(out, Unsettled{Provider: r.Line.Provider, Reference: r.ProviderRef})
+				out = append(out, batch.Unsettled{Provider: r.Line.Provider, Reference: r.ProviderRef})
 			}
-			out[i].Lines = append(out[i].Lines, *r)
+			out[i].Lines++
 		}
 		return nil
 	})

@@ -71,30 +71,30 @@ func lineIn(t *testing.T, s batch.State) *DB {
 		return db
 	}
 	cl := mustClaim(t, db, "b", ref0)
-	o := Outcome{BatchID: "b", AttemptID: cl.ID, Refs: []string{ref0}, Provider: batch.KopoKopo, ProviderRef: "loc-1"}
+	o := batch.Outcome{BatchID: "b", Attempt: cl.ID, Refs: []string{ref0}, Provider: batch.KopoKopo, Reference: "loc-1"}
 	switch s {
 	case batch.StateSending:
 		return db
 	case batch.StateAccepted, batch.StatePaid:
-		o.Kind = Accepted
+		o.Kind = batch.OutcomeAccepted
 	case batch.StateFailed:
-		o.Kind, o.ProviderRef, o.Provider = Failed, "", ""
+		o.Kind, o.Reference, o.Provider = batch.OutcomeFailed, "", ""
 	case batch.StateUnknown:
-		o.Kind = Unknown
+		o.Kind = batch.OutcomeUnknown
 	case batch.StateConflict:
-		o.Kind, o.ProviderRef, o.Provider = Rejected, "", ""
+		o.Kind, o.Reference, o.Provider = batch.OutcomeNotSent, "", ""
 	}
 	mustOutcome(t, db, o)
 	switch s {
 	case batch.StatePaid:
-		if _, err := db.Settle(ctx, []Result{{Provider: batch.KopoKopo, Reference: "loc-1", Identity: l.Dest.Identity(), Amount: l.Amount, Status: batch.StatePaid, Receipt: "R1", Source: "callback"}}); err != nil {
+		if _, err := db.Settle(ctx, []batch.Result{{Provider: batch.KopoKopo, Reference: "loc-1", Identity: l.Dest.Identity(), Amount: l.Amount, Status: batch.StatePaid, Receipt: "R1", Source: "callback"}}); err != nil {
 			t.Fatal(err)
 		}
 	case batch.StateConflict:
 		// A pending line whose attempts all failed takes a sheet change
 		// (a correction); one held for a person (here by an outcome for
 		// an attempt it never had) becomes a conflict.
-		mustOutcome(t, db, Outcome{BatchID: "b", AttemptID: "no-such-attempt", Refs: []string{ref0}, Kind: Rejected})
+		mustOutcome(t, db, batch.Outcome{BatchID: "b", Attempt: "no-such-attempt", Refs: []string{ref0}, Kind: batch.OutcomeNotSent})
 		l.Amount = batch.MoneyFromUnits(2000)
 		mustImport(t, db, "b", []batch.Line{l}, nil)
 	}
@@ -133,17 +133,17 @@ func TestTransitionsAPI(t *testing.T) {
 				case "claim":
 					_, _, err = db.Claim(ctx, "b", []string{ref0})
 				case "accepted", "rejected", "failed", "unknown":
-					o := Outcome{BatchID: "b", AttemptID: attempt, Refs: []string{ref0}, Kind: OutcomeKind(op), Reason: op}
+					o := batch.Outcome{BatchID: "b", Attempt: attempt, Refs: []string{ref0}, Kind: outcomeKinds[op], Reason: op}
 					if op == "accepted" || op == "unknown" {
-						o.Provider, o.ProviderRef = batch.KopoKopo, "loc-1"
+						o.Provider, o.Reference = batch.KopoKopo, "loc-1"
 					}
-					err = db.RecordOutcomes(ctx, []Outcome{o})
+					err = db.RecordOutcomes(ctx, []batch.Outcome{o})
 				case "settle-paid", "settle-failed":
 					st := batch.StatePaid
 					if op == "settle-failed" {
 						st = batch.StateFailed
 					}
-					_, err = db.Settle(ctx, []Result{{Provider: batch.KopoKopo, Reference: "loc-1", Identity: l.Dest.Identity(), Amount: l.Amount, Status: st, Source: "poll"}})
+					_, err = db.Settle(ctx, []batch.Result{{Provider: batch.KopoKopo, Reference: "loc-1", Identity: l.Dest.Identity(), Amount: l.Amount, Status: st, Source: "poll"}})
 				case "resolve-paid", "resolve-failed":
 					err = db.Resolve(ctx, "b", ref0, op == "resolve-paid", "checked the provider portal")
 				case "retry":
@@ -176,24 +176,24 @@ func TestTransitionsAPI(t *testing.T) {
 func TestConflictingResults(t *testing.T) {
 	ctx := context.Background()
 	l := testLine(0)
-	res := Result{Provider: batch.KopoKopo, Reference: "loc-1", Identity: l.Dest.Identity(), Amount: l.Amount, Status: batch.StatePaid, Receipt: "R1", Source: "callback"}
+	res := batch.Result{Provider: batch.KopoKopo, Reference: "loc-1", Identity: l.Dest.Identity(), Amount: l.Amount, Status: batch.StatePaid, Receipt: "R1", Source: "callback"}
 	tests := []struct {
 		name   string
-		result func(Result) Result
-		action Action
+		result func(batch.Result) batch.Result
+		action batch.SettleAction
 		state  batch.State
 		flag   string
 	}{
-		{"same result again", func(r Result) Result { return r }, Repeated, batch.StatePaid, ""},
-		{"failed after paid", func(r Result) Result { r.Status = batch.StateFailed; return r }, Flagged, batch.StatePaid, FlagConflictingResult},
-		{"amount mismatch", func(r Result) Result { r.Amount = batch.MoneyFromUnits(999); return r }, Flagged, batch.StatePaid, FlagMismatch},
-		{"unknown destination", func(r Result) Result { r.Identity = "mobile_wallet:254799999999"; return r }, Unmatched, batch.StatePaid, ""},
-		{"unknown reference", func(r Result) Result { r.Reference = "loc-9"; return r }, Unmatched, batch.StatePaid, ""},
+		{"same result again", func(r batch.Result) batch.Result { return r }, batch.Repeated, batch.StatePaid, ""},
+		{"failed after paid", func(r batch.Result) batch.Result { r.Status = batch.StateFailed; return r }, batch.Flagged, batch.StatePaid, FlagConflictingResult},
+		{"amount mismatch", func(r batch.Result) batch.Result { r.Amount = batch.MoneyFromUnits(999); return r }, batch.Flagged, batch.StatePaid, FlagMismatch},
+		{"unknown destination", func(r batch.Result) batch.Result { r.Identity = "mobile_wallet:254799999999"; return r }, batch.Unmatched, batch.StatePaid, ""},
+		{"unknown reference", func(r batch.Result) batch.Result { r.Reference = "loc-9"; return r }, batch.Unmatched, batch.StatePaid, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			db := lineIn(t, batch.StatePaid)
-			got, err := db.Settle(ctx, []Result{tc.result(res)})
+			got, err := db.Settle(ctx, []batch.Result{tc.result(res)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -222,20 +222,20 @@ func TestSupersededResult(t *testing.T) {
 	ctx := context.Background()
 	l := testLine(0)
 	db := lineIn(t, batch.StateAccepted)
-	if _, err := db.Settle(ctx, []Result{{Provider: batch.KopoKopo, Reference: "loc-1", Identity: l.Dest.Identity(), Amount: l.Amount, Status: batch.StateFailed, Reason: "insufficient float", Source: "callback"}}); err != nil {
+	if _, err := db.Settle(ctx, []batch.Result{{Provider: batch.KopoKopo, Reference: "loc-1", Identity: l.Dest.Identity(), Amount: l.Amount, Status: batch.StateFailed, Reason: "insufficient float", Source: "callback"}}); err != nil {
 		t.Fatal(err)
 	}
 	if refs, err := db.Retry(ctx, "b"); err != nil || len(refs) != 1 {
 		t.Fatalf("Retry = %v, %v", refs, err)
 	}
 	cl := mustClaim(t, db, "b", ref0)
-	mustOutcome(t, db, Outcome{BatchID: "b", AttemptID: cl.ID, Refs: []string{ref0}, Kind: Accepted, Provider: batch.KopoKopo, ProviderRef: "loc-2"})
-	got, err := db.Settle(ctx, []Result{{Provider: batch.KopoKopo, Reference: "loc-1", Identity: l.Dest.Identity(), Amount: l.Amount, Status: batch.StatePaid, Source: "callback"}})
+	mustOutcome(t, db, batch.Outcome{BatchID: "b", Attempt: cl.ID, Refs: []string{ref0}, Kind: batch.OutcomeAccepted, Provider: batch.KopoKopo, Reference: "loc-2"})
+	got, err := db.Settle(ctx, []batch.Result{{Provider: batch.KopoKopo, Reference: "loc-1", Identity: l.Dest.Identity(), Amount: l.Amount, Status: batch.StatePaid, Source: "callback"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := mustLine(t, db, "b", ref0)
-	if got[0].Action != Flagged || r.State != batch.StateAccepted || !r.Flagged(FlagConflictingResult) {
+	if got[0].Action != batch.Flagged || r.State != batch.StateAccepted || !r.Flagged(FlagConflictingResult) {
 		t.Fatalf("late result: %+v, line %s %v", got[0], r.State, r.Flags)
 	}
 	mustCheck(t, db)

@@ -14,6 +14,7 @@ import (
 
 	"payroll/batch"
 	"payroll/ledger"
+	"payroll/providers"
 	"payroll/providers/sandbox"
 )
 
@@ -159,7 +160,7 @@ func TestCallbackReceiver(t *testing.T) {
 	}
 	creds := h.sb.Credentials()
 	var logs bytes.Buffer
-	e := &engine{db: db, log: slog.New(slog.NewTextHandler(&logs, nil)), settler: &batch.Settler{},
+	e := &engine{db: db, log: slog.New(slog.NewTextHandler(&logs, nil)), settler: &batch.Settler{Ledger: db},
 		secrets: secrets{k2APIKey: creds.KopoKopoAPIKey, kpAPISecret: creds.KiotaPayAPISecret}}
 	cb, err := startCallbacks(context.Background(), "127.0.0.1:0", "", e)
 	if err != nil {
@@ -186,7 +187,7 @@ func TestCallbackReceiver(t *testing.T) {
 	sig := func(key, body string) map[string]string {
 		return map[string]string{sandbox.SignatureHeader: sandbox.Sign([]byte(key), []byte(body))}
 	}
-	big := strings.Repeat("x", maxCallbackBody+1)
+	big := strings.Repeat("x", providers.MaxCallbackBody+1)
 	for _, tc := range []struct {
 		name string
 		do   func() int
@@ -270,4 +271,17 @@ type emptySettleLedger struct{}
 func (emptySettleLedger) Unsettled(context.Context, string) ([]batch.Unsettled, error) {
 	return nil, nil
 }
-func (emptySettleLedger) Apply(context.Context, []batch.Result) (int, error) { return 0, nil }
+func (emptySettleLedger) Settle(context.Context, []batch.Result) ([]batch.Settled, error) {
+	return nil, nil
+}
+
+// startCallbacks listens and serves at once, for tests that build their
+// own engine.
+func startCallbacks(ctx context.Context, listen, public string, e *engine) (*callbackServer, error) {
+	c, err := listenCallbacks(ctx, listen, public, e.secrets.kpAPISecret)
+	if err != nil {
+		return nil, err
+	}
+	c.serve(e)
+	return c, nil
+}

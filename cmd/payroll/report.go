@@ -43,7 +43,7 @@ func reportRow(rec *ledger.LineRecord) reports.Row {
 		UpdatedAt:         rec.Updated,
 		Awaiting:          rec.State == batch.StateSending || rec.State == batch.StateAccepted,
 	}
-	if a := rec.Current(); a != nil && a.Outcome != string(ledger.Rejected) {
+	if a := rec.Current(); a != nil && a.Outcome != batch.OutcomeNotSent {
 		row.SentAt = a.Started
 	}
 	switch rec.State {

@@ -22,6 +22,7 @@ import (
 
 	"payroll/batch"
 	"payroll/ledger"
+	"payroll/providers"
 	"payroll/providers/sandbox"
 )
 
@@ -312,7 +313,7 @@ func startTestCallbacks(t *testing.T) *callbackServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &engine{db: db, log: slog.New(slog.DiscardHandler), settler: &batch.Settler{},
+	e := &engine{db: db, log: slog.New(slog.DiscardHandler), settler: &batch.Settler{Ledger: db},
 		secrets: secrets{k2APIKey: "k2-key", kpAPISecret: "kp-secret"}}
 	cb, err := startCallbacks(context.Background(), "127.0.0.1:0", "", e)
 	if err != nil {
@@ -350,7 +351,7 @@ func TestSecurityCallbackLimits(t *testing.T) {
 	addr := cb.ln.Addr().String()
 
 	// Oversized bodies.
-	big := strings.Repeat("x", maxCallbackBody+1)
+	big := strings.Repeat("x", providers.MaxCallbackBody+1)
 	for _, url := range []string{cb.kopokopoURL(), cb.kiotapayURL()} {
 		resp, err := http.Post(url, "application/json", strings.NewReader(big))
 		if err != nil {

@@ -2,12 +2,10 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"payroll/batch"
 	"payroll/ledger"
@@ -23,15 +21,16 @@ func TestUndocumentedStatusLoggedOnce(t *testing.T) {
 	defer db.Close()
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
-	// The set of statuses already logged lives as long as the process, so
-	// each run of this test uses a status of its own (-count=N).
-	status := fmt.Sprintf("Queued-For-Test-%d", time.Now().UnixNano())
+	// The statuses already logged are the settler's: a new settler logs
+	// them again.
+	status := "Queued-For-Test"
+	s := &batch.Settler{Ledger: db, Logger: log}
 	r := batch.Result{Provider: batch.KopoKopo, Reference: "loc-undocumented-test", Status: batch.StateAccepted,
 		Undocumented: status, Source: "poll"}
 	for range 3 {
-		n, unmatched, err := applyResults(t.Context(), db, log, []batch.Result{r})
+		n, unmatched, err := s.Apply(t.Context(), []batch.Result{r})
 		if err != nil || n != 0 || len(unmatched) != 0 {
-			t.Fatalf("applyResults = %d, %v, %v; want nothing applied", n, unmatched, err)
+			t.Fatalf("Apply = %d, %v, %v; want nothing applied", n, unmatched, err)
 		}
 	}
 	if got := strings.Count(logs.String(), status); got != 1 {

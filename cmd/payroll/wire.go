@@ -2,15 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -168,7 +165,7 @@ func startEngine(ctx context.Context, g *globalOptions, cfg *batch.Config, db *l
 	}
 	e.status = rate.NewLimiter(rate.Limit(2*cfg.KiotaPay.Rate), max(2*cfg.KiotaPay.Burst, 2))
 	e.settler = &batch.Settler{
-		Ledger:   settleLedger{db: db, log: e.log},
+		Ledger:   db,
 		Pollers:  map[batch.ProviderName]batch.Poller{},
 		Interval: cfg.Settle.PollInterval.Duration,
 		Limiters: map[batch.ProviderName]*rate.Limiter{batch.KiotaPay: e.status},
@@ -181,7 +178,7 @@ func startEngine(ctx context.Context, g *globalOptions, cfg *batch.Config, db *l
 		e.settler.Interval = time.Second
 		e.settler.MaxInterval = 5 * time.Second
 	}
-	cb, err := listenCallbacks(ctx, listen, public, e)
+	cb, err := listenCallbacks(ctx, listen, public, e.secrets.kpAPISecret)
 	if err != nil {
 		e.close()
 		return nil, err
@@ -212,22 +209,14 @@ func startEngine(ctx context.Context, g *globalOptions, cfg *batch.Config, db *l
 		e.settler.Pollers[batch.KiotaPay] = e.kp
 	}
 	// Serve only now: handlers read the clients and the settler.
-	cb.serve()
+	cb.serve(e)
 	return e, nil
-}
-
-// callbackToken is the unguessable path segment of the KiotaPay callback
-// URL (KiotaPay does not sign callbacks). It is derived from the API secret
-// so that it is the same for run and a later settle.
-func callbackToken(secret string) string {
-	sum := sha256.Sum256([]byte("payroll kiotapay callback path\x00" + secret))
-	return hex.EncodeToString(sum[:16])
 }
 
 // runner returns the dispatcher for this engine.
 func (e *engine) runner(progress batch.Progress) *batch.Runner {
 	r := &batch.Runner{
-		Ledger:   runLedger{db: e.db},
+		Ledger:   e.db,
 		Senders:  map[batch.ProviderName]batch.Sender{},
 		Pacing:   map[batch.ProviderName]batch.Pacing{},
 		Logger:   e.log,
@@ -255,109 +244,4 @@ func (e *engine) close() {
 	if e.sb != nil {
 		e.sb.Close()
 	}
-}
-
-// runLedger adapts the ledger to batch.Ledger.
-type runLedger struct{ db *ledger.DB }
-
-func (l runLedger) Claim(ctx context.Context, batchID string, refs []string) (string, []batch.Line, error) {
-	c, lines, err := l.db.Claim(ctx, batchID, refs)
-	return c.ID, lines, err
-}
-
-func (l runLedger) RecordOutcomes(ctx context.Context, outs []batch.Outcome) error {
-	conv := make([]ledger.Outcome, len(outs))
-	for i, o := range outs {
-		var k ledger.OutcomeKind
-		switch o.Kind {
-		case batch.OutcomeAccepted:
-			k = ledger.Accepted
-		case batch.OutcomeNotSent:
-			k = ledger.Rejected
-		case batch.OutcomeFailed:
-			k = ledger.Failed
-		default:
-			k = ledger.Unknown
-		}
-		conv[i] = ledger.Outcome{BatchID: o.BatchID, AttemptID: o.Attempt, Refs: o.Refs, Kind: k, Reason: o.Reason}
-		if o.Kind == batch.OutcomeAccepted {
-			conv[i].Provider, conv[i].ProviderRef = o.Provider, o.Reference
-		}
-	}
-	return l.db.RecordOutcomes(ctx, conv)
-}
-
-// settleLedger adapts the ledger to batch.SettleLedger.
-type settleLedger struct {
-	db  *ledger.DB
-	log *slog.Logger
-}
-
-func (l settleLedger) Unsettled(ctx context.Context, batchID string) ([]batch.Unsettled, error) {
-	us, err := l.db.Unsettled(ctx, batchID)
-	out := make([]batch.Unsettled, len(us))
-	for i, u := range us {
-		out[i] = batch.Unsettled{Provider: u.Provider, Reference: u.Reference, Lines: len(u.Lines)}
-	}
-	return out, err
-}
-
-func (l settleLedger) Apply(ctx context.Context, results []batch.Result) (int, error) {
-	n, _, err := applyResults(ctx, l.db, l.log, results)
-	return n, err
-}
-
-// undocumented remembers the provider statuses already logged.
-var undocumented sync.Map
-
-// logUndocumentedOnce warns, once per provider and status, that a provider
-// answered with a status it does not document: the line stays pending.
-func logUndocumentedOnce(log *slog.Logger, r batch.Result) {
-	if _, seen := undocumented.LoadOrStore(string(r.Provider)+"\x00"+r.Undocumented, true); !seen {
-		log.Warn("provider status not documented; the line stays pending until a documented status arrives",
-			"provider", r.Provider, "status", r.Undocumented, "reference", r.Reference)
-	}
-}
-
-// applyResults records final results (paid or failed) in the ledger;
-// results still pending are ignored. Flagged results (a mismatch or a
-// contradiction) are logged: they are recorded in the event log and never
-// applied. The indexes of results whose reference the ledger does not know
-// are returned as unmatched.
-func applyResults(ctx context.Context, db *ledger.DB, log *slog.Logger, results []batch.Result) (int, []int, error) {
-	var rs []ledger.Result
-	var from []int // rs[i] came from results[from[i]]
-	for j, r := range results {
-		if r.Undocumented != "" {
-			logUndocumentedOnce(log, r)
-		}
-		if r.Status != batch.StatePaid && r.Status != batch.StateFailed {
-			continue
-		}
-		from = append(from, j)
-		rs = append(rs, ledger.Result{Provider: r.Provider, Reference: r.Reference, Identity: r.Identity,
-			Amount: r.Amount, Status: r.Status, Receipt: r.Receipt, Reason: r.Reason, Source: r.Source})
-	}
-	if len(rs) == 0 {
-		return 0, nil, nil
-	}
-	settled, err := db.Settle(ctx, rs)
-	if err != nil {
-		return 0, nil, err
-	}
-	n := 0
-	var unmatched []int
-	for i, s := range settled {
-		switch s.Action {
-		case ledger.Applied:
-			n++
-		case ledger.Flagged:
-			log.Warn("result not applied: it contradicts the ledger", "batch", s.BatchID, "line", s.LineRef,
-				"source", s.Result.Source, "status", s.Result.Status, "note", s.Note)
-		case ledger.Unmatched:
-			unmatched = append(unmatched, from[i])
-			log.Debug("result matches no line yet", "provider", s.Result.Provider, "source", s.Result.Source, "note", s.Note)
-		}
-	}
-	return n, unmatched, nil
 }
