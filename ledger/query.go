@@ -116,6 +116,21 @@ func (db *DB) Lines(ctx context.Context, batchID string) iter.Seq2[LineRecord, e
 	}
 }
 
+// Views yields the batch's lines as batch.LineView, like Lines.
+func (db *DB) Views(ctx context.Context, batchID string) iter.Seq2[batch.LineView, error] {
+	return func(yield func(batch.LineView, error) bool) {
+		for r, err := range db.Lines(ctx, batchID) {
+			if err != nil {
+				yield(batch.LineView{}, err)
+				return
+			}
+			if !yield(r.View(), nil) {
+				return
+			}
+		}
+	}
+}
+
 // Events yields the batch's event log in order, in pages like Lines.
 func (db *DB) Events(ctx context.Context, batchID string) iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {

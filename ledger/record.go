@@ -375,3 +375,22 @@ func (t *txn) flag(b *bkt, r *LineRecord, flag string, e Event) error {
 	r.addFlag(flag)
 	return t.save(b, r)
 }
+
+// View is the line as reports and status show it.
+func (r *LineRecord) View() batch.LineView {
+	v := batch.LineView{Row: r.Row(), Ref: r.Ref, Line: r.Line, Invalid: r.Invalid, State: r.State,
+		Attempts: len(r.Attempts), ProviderRef: r.ProviderRef, Receipt: r.Receipt, FailureReason: r.FailureReason,
+		Flags: slices.DeleteFunc(slices.Clone(r.Flags), func(f string) bool { return f == FlagSheetChanged }),
+		SheetChanged: r.State == batch.StateConflict || r.Changed != nil || r.ChangedInvalid != nil || r.Flagged(FlagSheetChanged),
+		Changed:      r.Changed, Updated: r.Updated}
+	if len(v.Flags) == 0 {
+		v.Flags = nil
+	}
+	if a := r.Current(); a != nil && a.Outcome != batch.OutcomeNotSent {
+		v.SentAt = a.Started
+	}
+	if r.State == batch.StatePaid || r.State == batch.StateFailed {
+		v.SettledAt = r.Updated
+	}
+	return v
+}

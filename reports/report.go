@@ -18,7 +18,7 @@ var Columns = []string{"row", "reference", "name", "provider", "type", "destinat
 	"sent_at", "settled_at", "flags", "sheet_amount"}
 
 // Statuses of the report's status column, in display order.
-var Statuses = []string{"paid", "failed", "unknown", "pending", "invalid", "conflict", "cancelled"}
+var Statuses = []Status{StatusPaid, StatusFailed, StatusUnknown, StatusPending, StatusInvalid, StatusConflict, StatusCancelled}
 
 // Row is one line of the report.
 type Row struct {
@@ -31,7 +31,7 @@ type Row struct {
 	Amount            batch.Money `json:"amount"`
 	AmountText        string      `json:"-"` // an invalid row's amount as written, when it is not a number
 	Currency          string      `json:"currency"`
-	Status            string      `json:"status"`
+	Status            Status      `json:"status"`
 	ProviderReference string      `json:"provider_reference"`
 	Receipt           string      `json:"receipt"`
 	FailureReason     string      `json:"failure_reason"`

@@ -99,7 +99,7 @@ func runSettle(ctx context.Context, g *globalOptions, args []string, wait time.D
 		if rerr != nil {
 			return rerr
 		}
-		if n := neverSent(r); n > 0 {
+		if n := r.NeverSent(); n > 0 {
 			fmt.Fprintf(g.stderr, "batch %s: %d %s never sent; settle never sends a payout: `payroll run %s` (the same sheet) sends %s\n",
 				id, n, plural(n, "line was", "lines were"), r.Sheet, plural(n, "it", "them"))
 		}
@@ -196,7 +196,8 @@ func runStatus(ctx context.Context, g *globalOptions, args []string) error {
 			}
 		}
 		n++
-		row := reportRow(&rec)
+		v := rec.View()
+		row := reports.RowOf(&v)
 		amount := row.Amount.Grouped() + " " + row.Currency
 		if row.AmountText != "" {
 			amount = row.AmountText
@@ -379,13 +380,3 @@ again with payroll retry. Only unknown lines can be resolved.`,
 	return cmd
 }
 
-// neverSent counts the report's pending rows that were never sent.
-func neverSent(r *reports.Report) int {
-	n := 0
-	for i := range r.Rows {
-		if r.Rows[i].Status == "pending" && !r.Rows[i].Awaiting {
-			n++
-		}
-	}
-	return n
-}
