@@ -380,7 +380,7 @@ func (t *txn) flag(b *bkt, r *LineRecord, flag string, e Event) error {
 func (r *LineRecord) View() batch.LineView {
 	v := batch.LineView{Row: r.Row(), Ref: r.Ref, Line: r.Line, Invalid: r.Invalid, State: r.State,
 		Attempts: len(r.Attempts), ProviderRef: r.ProviderRef, Receipt: r.Receipt, FailureReason: r.FailureReason,
-		Flags: slices.DeleteFunc(slices.Clone(r.Flags), func(f string) bool { return f == FlagSheetChanged }),
+		Flags:        slices.DeleteFunc(slices.Clone(r.Flags), func(f string) bool { return f == FlagSheetChanged }),
 		SheetChanged: r.State == batch.StateConflict || r.Changed != nil || r.ChangedInvalid != nil || r.Flagged(FlagSheetChanged),
 		Changed:      r.Changed, Updated: r.Updated}
 	if len(v.Flags) == 0 {
