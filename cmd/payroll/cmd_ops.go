@@ -379,4 +379,3 @@ again with payroll retry. Only unknown lines can be resolved.`,
 	cmd.Flags().StringVar(&note, "note", "", "how you know (required)")
 	return cmd
 }
-
