@@ -94,6 +94,10 @@ type Runner struct {
 	Ledger  Ledger
 	Senders map[ProviderName]Sender
 	Pacing  map[ProviderName]Pacing
+	// Pacers, when set for a provider, pace its sends instead of a pacer
+	// made from Pacing: share one with the provider's client (Pacer.Again
+	// paces the resend after a 401), so that one pacer owns the budget.
+	Pacers map[ProviderName]*Pacer
 	// TransientRetries is how often a transient error is retried in place
 	// before the lines are left pending (default 5).
 	TransientRetries int
@@ -152,10 +156,12 @@ func (r *Runner) Run(ctx context.Context, batchID string, chunks []Chunk) (RunSt
 	g, gctx := errgroup.WithContext(context.WithoutCancel(ctx))
 	for _, p := range order {
 		p := p
-		lim := r.Pacing[p]
-		pl := newPacer(lim)
+		pl := r.Pacers[p]
+		if pl == nil {
+			pl = NewPacer(r.Pacing[p])
+		}
 		work := make(chan Chunk)
-		inFlight := max(lim.InFlight, 1)
+		inFlight := max(pl.inFlight, 1)
 		var wg sync.WaitGroup
 		for range inFlight {
 			wg.Add(1)
@@ -223,25 +229,25 @@ func (r *Runner) defaults() {
 
 // chunk claims, sends and records one chunk, bisecting it if the provider
 // rejects it as a whole.
-func (r *Runner) chunk(ctx context.Context, batchID string, c Chunk, pl *pacer) (RunStats, error) {
+func (r *Runner) chunk(ctx context.Context, batchID string, c Chunk, pl *Pacer) (RunStats, error) {
 	var st RunStats
 	if len(c.Lines) == 0 {
 		return st, nil // never send an empty destination list
 	}
 	// Wait for the rate budget before the intent is committed, so that a
 	// crash while waiting leaves the lines pending, not unknown.
-	if err := pl.wait(ctx, c); err != nil {
+	if err := pl.Wait(ctx, c); err != nil {
 		return st, nil // shutting down: the lines stay pending
 	}
 	paced := c
 	attempt, claimed, err := r.Ledger.Claim(context.WithoutCancel(ctx), batchID, refsOf(c.Lines))
 	if err != nil {
-		pl.done(paced, false)
+		pl.Done(paced, false)
 		return st, fmt.Errorf("claim: %w", err)
 	}
 	st.Skipped += len(c.Lines) - len(claimed)
 	if len(claimed) == 0 {
-		pl.done(paced, false)
+		pl.Done(paced, false)
 		return st, nil
 	}
 	c.Lines = claimed
@@ -249,7 +255,7 @@ func (r *Runner) chunk(ctx context.Context, batchID string, c Chunk, pl *pacer) 
 	st.Requests++
 	acc, err := r.send(ctx, c)
 	Failpoint("after-send-before-record")
-	pl.done(paced, true)
+	pl.Done(paced, true)
 	out := Outcome{BatchID: batchID, Attempt: attempt, Refs: refsOf(claimed), Provider: c.Provider}
 	switch {
 	case err == nil:
@@ -332,96 +338,4 @@ func refsOf(lines []Line) []string {
 		refs[i] = lines[i].Reference
 	}
 	return refs
-}
-
-// pacer applies a provider's rate limit and per-phone spacing. A phone is
-// held busy from the moment its request may go until the request returns,
-// and its interval starts when the request returns, so two payouts to one
-// phone are at least PerPhoneInterval apart however long a request takes.
-type pacer struct {
-	global   *rate.Limiter
-	interval time.Duration
-	mu       sync.Mutex
-	next     map[string]time.Time // phone → earliest next send
-	busy     map[string]bool      // phone → a request is in flight
-}
-
-func newPacer(l Pacing) *pacer {
-	p := &pacer{interval: l.PerPhoneInterval, next: map[string]time.Time{}, busy: map[string]bool{}}
-	if l.Rate > 0 {
-		p.global = rate.NewLimiter(l.Rate, max(l.Burst, 1))
-	}
-	return p
-}
-
-func phonesOf(c Chunk) []string {
-	var out []string
-	for i := range c.Lines {
-		if ph := c.Lines[i].Dest.Phone; ph != "" {
-			out = append(out, ph.Digits())
-		}
-	}
-	return out
-}
-
-// wait blocks until the chunk may be sent. An error means it must not be
-// sent now (shutdown). After a nil error the caller must call done.
-func (p *pacer) wait(ctx context.Context, c Chunk) error {
-	if p.interval > 0 {
-		phones := phonesOf(c)
-		for {
-			p.mu.Lock()
-			now := time.Now()
-			until, busy := now, false
-			for _, k := range phones {
-				busy = busy || p.busy[k]
-				if t := p.next[k]; t.After(until) {
-					until = t
-				}
-			}
-			if !busy && !until.After(now) {
-				for _, k := range phones {
-					p.busy[k] = true
-				}
-				p.mu.Unlock()
-				break
-			}
-			p.mu.Unlock()
-			d := until.Sub(now)
-			if busy {
-				d = max(d, 5*time.Millisecond) // poll until the phone's request returns
-			}
-			t := time.NewTimer(d)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return ctx.Err()
-			}
-		}
-	}
-	if p.global != nil {
-		if err := p.global.Wait(ctx); err != nil {
-			p.done(c, false)
-			return err
-		}
-	}
-	return nil
-}
-
-// done releases the chunk's phones; if a request was sent, their interval
-// starts now.
-func (p *pacer) done(c Chunk, sent bool) {
-	if p.interval <= 0 {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	now := time.Now()
-	for _, k := range phonesOf(c) {
-		delete(p.busy, k)
-		if sent {
-			p.next[k] = now.Add(p.interval)
-		}
-	}
 }

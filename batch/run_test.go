@@ -333,3 +333,27 @@ func TestPacerRateAndPerPhoneInterval(t *testing.T) {
 		}
 	})
 }
+
+// TestPacerAgain: the resend after a 401 takes a token from the same
+// budget as the sends.
+func TestPacerAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := NewPacer(Pacing{Rate: 1, Burst: 1})
+		c := Chunk{Provider: KiotaPay, Lines: []Line{{Dest: Destination{Type: MobileWallet, Phone: "255652345678"}}}}
+		start := time.Now()
+		if err := p.Wait(t.Context(), c); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Again(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		p.Done(c, true)
+		if took := time.Since(start); took != time.Second {
+			t.Errorf("send and resend took %v, want 1s at 1/s", took)
+		}
+		var none *Pacer
+		if err := none.Again(t.Context()); err != nil {
+			t.Errorf("nil pacer: %v", err)
+		}
+	})
+}

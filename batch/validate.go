@@ -256,9 +256,11 @@ var (
 // Service codes KiotaPay accepts for TZS (no Vodacom).
 var serviceCodes = map[string]bool{"TZ-TIGO-B2C": true, "TZ-AIRTEL-B2C": true, "TZ-HALOTEL-B2C": true}
 
-// tzServiceCode maps a Tanzanian network (libphonenumber's carrier name or
-// what the sheet says) to KiotaPay's service code.
-func tzServiceCode(network string) (string, bool) {
+// TZServiceCode maps a Tanzanian network (libphonenumber's carrier name or
+// what the sheet says) to KiotaPay's service code: the one place the
+// mapping lives (validation sets Line.ServiceCode with it; the KiotaPay
+// client asks it when a line has none). Vodacom and TTCL have none.
+func TZServiceCode(network string) (string, bool) {
 	switch strings.ToLower(strings.TrimSpace(network)) {
 	case "yas", "tigo", "mixx", "mixx by yas", "tigo pesa":
 		return "TZ-TIGO-B2C", true
@@ -547,7 +549,7 @@ func (v *validator) network(l *Line, carrier, serviceCode string, bad func(Colum
 			l.ServiceCode = sc
 			return
 		}
-		code, ok := tzServiceCode(n)
+		code, ok := TZServiceCode(n)
 		if !ok {
 			col := ColNetwork
 			bad(col, n, fmt.Errorf("%w: KiotaPay pays Yas (Tigo), Airtel and Halotel wallets in Tanzania, not %s; if the number was ported, fill the network or service_code column", ErrNetwork, orUnknown(n)))

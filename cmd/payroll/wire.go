@@ -134,6 +134,9 @@ type engine struct {
 	status   *rate.Limiter
 	settler  *batch.Settler
 	progress *runProgress
+	// kpPacer is the one pacer of KiotaPay sends: the runner waits on it,
+	// the client takes a token from it for a resend after a 401.
+	kpPacer *batch.Pacer
 }
 
 // startEngine builds the clients for the providers in use and starts the
@@ -197,10 +200,14 @@ func startEngine(ctx context.Context, g *globalOptions, cfg *batch.Config, db *l
 		e.settler.Pollers[batch.KopoKopo] = e.k2
 	}
 	if providers[batch.KiotaPay] {
+		kp := cfg.KiotaPay
+		// Enough requests in flight that provider latency does not waste
+		// the rate budget: rate × a generous latency allowance.
+		e.kpPacer = batch.NewPacer(batch.Pacing{Rate: rate.Limit(kp.Rate), Burst: kp.Burst,
+			PerPhoneInterval: kp.PerPhoneInterval.Duration, InFlight: max(4, int(kp.Rate*2)+kp.Burst)})
 		e.kp, err = kiotapay.New(kiotapay.Config{
 			BaseURL: kpBase, Environment: kpEnv, APIKey: e.secrets.kpAPIKey, APISecret: e.secrets.kpAPISecret,
-			CallbackURL: cb.kiotapayURL(), Rate: rate.Limit(cfg.KiotaPay.Rate), Burst: cfg.KiotaPay.Burst,
-			PerPhoneInterval: cfg.KiotaPay.PerPhoneInterval.Duration, Logger: e.log,
+			CallbackURL: cb.kiotapayURL(), Pacer: e.kpPacer, Logger: e.log,
 		})
 		if err != nil {
 			e.close()
@@ -227,12 +234,8 @@ func (e *engine) runner(progress batch.Progress) *batch.Runner {
 		r.Pacing[batch.KopoKopo] = batch.Pacing{InFlight: 4}
 	}
 	if e.kp != nil {
-		kp := e.cfg.KiotaPay
-		// Enough requests in flight that provider latency does not waste
-		// the rate budget: rate × a generous latency allowance.
-		inflight := max(4, int(kp.Rate*2)+kp.Burst)
 		r.Senders[batch.KiotaPay] = e.kp
-		r.Pacing[batch.KiotaPay] = batch.Pacing{Rate: rate.Limit(kp.Rate), Burst: kp.Burst, PerPhoneInterval: kp.PerPhoneInterval.Duration, InFlight: inflight}
+		r.Pacers = map[batch.ProviderName]*batch.Pacer{batch.KiotaPay: e.kpPacer}
 	}
 	return r
 }

@@ -14,18 +14,13 @@ import (
 	"time"
 	"unicode"
 
-	"golang.org/x/time/rate"
-
 	"payroll/batch"
 	"payroll/providers"
 )
 
 // Defaults for zero Config fields.
 const (
-	DefaultBaseURL          = "https://api.kiotapay.co"
-	DefaultRate             = 5 // requests per second
-	DefaultBurst            = 1
-	DefaultPerPhoneInterval = 2 * time.Minute
+	DefaultBaseURL = "https://api.kiotapay.co"
 	// DefaultRemarks and DefaultOccasion fill the fields KiotaPay requires
 	// for KSH when a line has no description or occasion.
 	DefaultRemarks  = "Payment"
@@ -63,13 +58,11 @@ type Config struct {
 	APISecret string
 	// CallbackURL receives the (unsigned) result of every payout. Required.
 	CallbackURL string
-	// Rate is the most send requests per second; zero means DefaultRate.
-	Rate rate.Limit
-	// Burst is the global token-bucket size; zero means DefaultBurst.
-	Burst int
-	// PerPhoneInterval is the least time between two sends to one phone;
-	// zero means DefaultPerPhoneInterval, negative disables the check.
-	PerPhoneInterval time.Duration
+	// Pacer paces sends: the caller (batch.Runner) waits on it before each
+	// Send, and the client takes one more token from it for the resend
+	// after a 401. It is the one owner of KiotaPay's rate and per-phone
+	// interval (batch.Pacer). Nil: the client paces nothing itself.
+	Pacer *batch.Pacer
 	// HTTPClient sends the requests. Nil means providers.NewHTTPClient(0).
 	HTTPClient *http.Client
 	// Now is the clock for token expiry. Nil means time.Now. (The rate
@@ -89,7 +82,6 @@ type Client struct {
 	now    func() time.Time
 	log    *slog.Logger
 	tokens *providers.TokenCache
-	limit  *limiter
 }
 
 // New returns a client for cfg. It makes no request.
@@ -116,23 +108,6 @@ func New(cfg Config) (*Client, error) {
 	if cfg.CallbackURL == "" {
 		return nil, errors.New("kiotapay: callback URL is required")
 	}
-	r, burst, interval := cfg.Rate, cfg.Burst, cfg.PerPhoneInterval
-	if r == 0 {
-		r = DefaultRate
-	}
-	if r < 0 {
-		return nil, fmt.Errorf("kiotapay: rate %v is negative", cfg.Rate)
-	}
-	if burst == 0 {
-		burst = DefaultBurst
-	}
-	if burst < 0 {
-		return nil, fmt.Errorf("kiotapay: burst %d is negative", burst)
-	}
-	if interval == 0 {
-		interval = DefaultPerPhoneInterval
-	}
-	c.limit = newLimiter(r, burst, interval)
 	if c.http == nil {
 		c.http = providers.NewHTTPClient(0)
 	}
@@ -296,15 +271,8 @@ var ServiceCodes = []string{"TZ-TIGO-B2C", "TZ-AIRTEL-B2C", "TZ-HALOTEL-B2C"}
 // carrier (Yas/Tigo, Airtel, Halotel/Viettel), or "" when KiotaPay cannot
 // pay that network (Vodacom, TTCL) or the carrier is unknown.
 func ServiceCode(p batch.Phone) string {
-	switch c := strings.ToLower(p.Carrier()); {
-	case strings.Contains(c, "tigo") || strings.Contains(c, "yas"):
-		return "TZ-TIGO-B2C"
-	case strings.Contains(c, "airtel"):
-		return "TZ-AIRTEL-B2C"
-	case strings.Contains(c, "halotel") || strings.Contains(c, "viettel"):
-		return "TZ-HALOTEL-B2C"
-	}
-	return ""
+	code, _ := batch.TZServiceCode(p.Carrier())
+	return code
 }
 
 // buildRequest maps a one-line chunk to a send-money body, or refuses it
@@ -441,9 +409,6 @@ func (c *Client) Send(ctx context.Context, chunk batch.Chunk) (batch.Accepted, e
 	if _, err := c.tokens.Get(ctx, ""); err != nil {
 		return batch.Accepted{}, err
 	}
-	if err := c.limit.wait(ctx, payload.PhoneNumber); err != nil {
-		return batch.Accepted{}, notSent(err)
-	}
 	resp, rbody, err := c.authorized(ctx, func() (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+c.prefix+"/send-money", bytes.NewReader(body))
 		if err != nil {
@@ -452,7 +417,7 @@ func (c *Client) Send(ctx context.Context, chunk batch.Chunk) (batch.Accepted, e
 		req.Header.Set("Content-Type", "application/json")
 		return req, nil
 	}, func() error {
-		if err := c.limit.again(ctx, payload.PhoneNumber); err != nil {
+		if err := c.cfg.Pacer.Again(ctx); err != nil {
 			return notSent(err)
 		}
 		return nil

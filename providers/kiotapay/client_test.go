@@ -61,7 +61,7 @@ func newFake(t *testing.T, script func(w http.ResponseWriter, r *http.Request, n
 func newTestClient(t *testing.T, base string, opts ...func(*Config)) *Client {
 	t.Helper()
 	cfg := Config{BaseURL: base, APIKey: "key", APISecret: "secret", CallbackURL: "https://payroll.example/cb/kiotapay",
-		Rate: 1000, Burst: 100, PerPhoneInterval: -1, HTTPClient: providers.NewHTTPClient(2 * time.Second)}
+		HTTPClient: providers.NewHTTPClient(2 * time.Second)}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -383,8 +383,6 @@ func TestNewValidates(t *testing.T) {
 		"bad env":      {func(c *Config) { c.Environment = "staging" }, false},
 		"no secret":    {func(c *Config) { c.APISecret = "" }, false},
 		"no callback":  {func(c *Config) { c.CallbackURL = "" }, false},
-		"neg rate":     {func(c *Config) { c.Rate = -1 }, false},
-		"neg burst":    {func(c *Config) { c.Burst = -1 }, false},
 		"relative url": {func(c *Config) { c.BaseURL = "api.kiotapay.co" }, false},
 	} {
 		cfg := base

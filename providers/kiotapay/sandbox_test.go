@@ -22,8 +22,8 @@ func sandboxClient(t *testing.T, opts sandbox.Options, mod func(*Config)) (*Clie
 	t.Cleanup(func() { srv.Close(); sb.Close() })
 	cr := sb.Credentials()
 	cfg := Config{BaseURL: srv.URL, APIKey: cr.KiotaPayAPIKey, APISecret: cr.KiotaPayAPISecret,
-		CallbackURL: "http://127.0.0.1:1/cb", Rate: 1000, Burst: 10, PerPhoneInterval: -1,
-		HTTPClient: providers.NewHTTPClient(5 * time.Second)}
+		CallbackURL: "http://127.0.0.1:1/cb",
+		HTTPClient:  providers.NewHTTPClient(5 * time.Second)}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -53,14 +53,20 @@ func TestSandboxPacedBatch(t *testing.T) {
 		KiotaPay: sandbox.KiotaPayOptions{Traffic: sandbox.Traffic{RateLimit: 20, Burst: 1, MinPhoneInterval: 100 * time.Millisecond,
 			Faults: sandbox.Faults{ExpireTokens: sandbox.Trigger{Every: 5}}}}},
 		func(cfg *Config) {
-			cfg.Rate, cfg.Burst, cfg.PerPhoneInterval = 10, 1, 150*time.Millisecond
+			cfg.Pacer = batch.NewPacer(batch.Pacing{Rate: 10, Burst: 1, PerPhoneInterval: 150 * time.Millisecond})
 			cfg.CallbackURL = recv.URL + "/kp"
 		})
 	phones := []string{"254712345601", "254712345999"}
 	var ids []string
 	start := time.Now()
 	for i := range 8 {
-		acc, err := c.Send(t.Context(), one(kes(fmt.Sprint("E", i), phones[i%2], fmt.Sprint(100+i))))
+		// The caller paces, as batch.Runner does: wait, send, done.
+		ch := one(kes(fmt.Sprint("E", i), phones[i%2], fmt.Sprint(100+i)))
+		if err := c.cfg.Pacer.Wait(t.Context(), ch); err != nil {
+			t.Fatal(err)
+		}
+		acc, err := c.Send(t.Context(), ch)
+		c.cfg.Pacer.Done(ch, err == nil)
 		if err != nil {
 			t.Fatalf("send %d: %v", i, err)
 		}
