@@ -270,14 +270,10 @@ func sendAndSettle(ctx context.Context, g *globalOptions, cfg *batch.Config, db 
 		return runErr
 	}
 	if code := finalCode(r); code != exitOK {
-		return withCode(code, errQuietExit)
+		return quietExit(code)
 	}
 	return nil
 }
-
-// errQuietExit carries a non-zero exit code whose story the summary has
-// already told.
-var errQuietExit = errors.New("")
 
 func pendingLines(ctx context.Context, db *ledger.DB, batchID string) ([]batch.Line, map[batch.ProviderName]bool, error) {
 	var out []batch.Line

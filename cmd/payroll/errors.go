@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/spf13/cobra"
+
 	"payroll/batch"
 )
 
@@ -20,24 +22,48 @@ const (
 	exitInterrupted = 130 // interrupted; state is safe, re-run to resume
 )
 
-// exitErr carries an exit code through cobra.
+// exitErr carries an exit code through cobra. A quiet one has already
+// told its story (the summary, or the rows of an invalid sheet): main
+// prints nothing more.
 type exitErr struct {
-	code int
-	err  error
+	code  int
+	err   error
+	quiet bool
 }
 
-func (e *exitErr) Error() string { return e.err.Error() }
+func (e *exitErr) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
 func (e *exitErr) Unwrap() error { return e.err }
 
 func withCode(code int, err error) error { return &exitErr{code: code, err: err} }
+
+// quietExit ends with a code whose story the output has already told.
+func quietExit(code int) error { return &exitErr{code: code, quiet: true} }
 
 func usageErrorf(format string, a ...any) error {
 	return withCode(exitUsage, fmt.Errorf(format, a...))
 }
 
+// usageArgs makes an argument validator's errors usage errors (exit 2).
+func usageArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
+	if v == nil {
+		return nil
+	}
+	return func(cmd *cobra.Command, args []string) error {
+		if err := v(cmd, args); err != nil {
+			return withCode(exitUsage, err)
+		}
+		return nil
+	}
+}
+
 // errInvalidSheet is returned when a sheet has invalid rows; the rows have
 // already been printed.
-var errInvalidSheet = errors.New("the sheet has invalid rows; nothing was sent")
+var errInvalidSheet = &exitErr{code: exitInvalid, err: errors.New("the sheet has invalid rows; nothing was sent"), quiet: true}
 
 // exitCode maps an error to the process exit code.
 func exitCode(err error) int {
@@ -48,12 +74,16 @@ func exitCode(err error) int {
 		return e.code
 	}
 	switch {
-	case errors.Is(err, errInvalidSheet):
-		return exitInvalid
 	case errors.Is(err, context.Canceled):
 		return exitInterrupted
 	case errors.Is(err, batch.ErrConfig):
 		return exitUsage
 	}
 	return exitError
+}
+
+// quiet reports whether the error's story was already told.
+func quiet(err error) bool {
+	e, ok := errors.AsType[*exitErr](err)
+	return ok && e.quiet
 }

@@ -331,3 +331,41 @@ func lastLines(s string, n int) string {
 	ls := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(ls[max(0, len(ls)-n):], "\n")
 }
+
+// TestUsageErrorsAreTyped: cobra's own errors (an unknown command, a
+// wrong number of arguments, an unknown flag) are usage errors by type,
+// not by matching their text.
+func TestUsageErrorsAreTyped(t *testing.T) {
+	for _, args := range [][]string{
+		{"pay"},                           // unknown command
+		{"run"},                           // missing argument
+		{"status", "a", "b"},              // too many
+		{"validate", "--frobnicate", "x"}, // unknown flag
+		{"resolve", "b", "r", "--paid"},   // no note
+	} {
+		_, errOut, code := run(t, args...)
+		if code != exitUsage {
+			t.Errorf("payroll %v: exit %d, want 2\n%s", args, code, errOut)
+		}
+		if !strings.HasPrefix(errOut, "payroll: ") {
+			t.Errorf("payroll %v: stderr %q does not name the error", args, errOut)
+		}
+	}
+}
+
+// TestSettleInterruptedExits130: settle stopped by a signal while it
+// waits exits 130 (state is safe), not 5.
+func TestSettleInterruptedExits130(t *testing.T) {
+	h := newHarness(t, sandbox.Options{ProcessingDelay: time.Hour}, knobs{poll: "1h"})
+	path := h.writeSheet("wait.csv", kes(1, 2))
+	h.mustCode(exitPending, "run", "--wait", "0", path)
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	out, errOut, code := h.cliCtx(ctx, "settle", "--wait", "1m", "wait")
+	if code != exitInterrupted {
+		t.Errorf("interrupted settle: exit %d, want 130\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "interrupted: run settle again") {
+		t.Errorf("stderr does not say how to go on:\n%s", errOut)
+	}
+}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -133,6 +132,7 @@ Exit codes: 0 ok · 1 operational error · 2 usage · 3 invalid sheet, nothing s
 		newSandboxCommand(g),
 		newVersionCommand(g),
 	)
+	usageEverywhere(root)
 	return root
 }
 
@@ -144,26 +144,26 @@ func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
-	if err != nil && !errors.Is(err, errInvalidSheet) && !errors.Is(err, errQuietExit) {
-		msg := err.Error()
-		if isCobraUsage(msg) {
-			err = withCode(exitUsage, err)
-		}
-		fmt.Fprintf(stderr, "payroll: %s\n", msg)
+	var err error
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	if _, _, ferr := root.Find(args); ferr != nil && !(len(args) > 0 && strings.HasPrefix(args[0], "__")) {
+		err = withCode(exitUsage, ferr) // an unknown command (cobra's __complete is added later)
+	} else {
+		err = root.ExecuteContext(ctx)
+	}
+	if err != nil && !quiet(err) {
+		fmt.Fprintf(stderr, "payroll: %s\n", err)
 	}
 	return exitCode(err)
 }
 
-// isCobraUsage recognises cobra's own argument errors, which it returns as
-// plain errors.
-func isCobraUsage(msg string) bool {
-	for _, p := range []string{"unknown command", "accepts ", "requires at least", "unknown flag", "unknown shorthand", "flag needs an argument", "invalid argument"} {
-		if strings.Contains(msg, p) {
-			return true
-		}
+// usageEverywhere makes every command's argument errors usage errors.
+func usageEverywhere(c *cobra.Command) {
+	c.Args = usageArgs(c.Args)
+	for _, sub := range c.Commands() {
+		usageEverywhere(sub)
 	}
-	return false
 }
 
 func newVersionCommand(g *globalOptions) *cobra.Command {

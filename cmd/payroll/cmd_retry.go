@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"payroll/ledger"
+)
+
+type retryOptions struct {
+	yes  bool
+	wait time.Duration
+}
+
+func newRetryCommand(g *globalOptions) *cobra.Command {
+	var o retryOptions
+	cmd := &cobra.Command{
+		Use:   "retry BATCH",
+		Short: "Send new attempts for the lines that failed conclusively",
+		Long: `retry lists the batch's lines whose payout the provider refused or reported
+failed, asks for confirmation (unless --yes), moves them back to pending with
+an event in the log, sends them, and waits for their results like run. Lines
+whose outcome is unknown are never retried: check them with the provider and
+use payroll resolve.`,
+		Example: `  payroll retry payroll-2026-11
+  payroll retry --yes --wait 10m payroll-2026-11`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRetry(cmd.Context(), o, g, args[0])
+		},
+	}
+	cmd.Flags().BoolVarP(&o.yes, "yes", "y", false, "do not ask for confirmation")
+	cmd.Flags().DurationVar(&o.wait, "wait", 15*time.Minute, "how long to wait for results")
+	return cmd
+}
+
+func runRetry(ctx context.Context, o retryOptions, g *globalOptions, id string) error {
+	cfg, db, err := g.openLedger()
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.Batch(ctx, id); err != nil {
+		return batchNotFound(id, err)
+	}
+	var failed []ledger.LineRecord
+	for rec, err := range db.Lines(ctx, id) {
+		if err != nil {
+			return err
+		}
+		if rec.Retryable() {
+			failed = append(failed, rec)
+		}
+	}
+	if len(failed) == 0 {
+		fmt.Fprintln(g.stdout, "No line failed conclusively; nothing to retry.")
+		return nil
+	}
+	fmt.Fprintf(g.stdout, "%d %s will be sent again:\n", len(failed), plural(len(failed), "line", "lines"))
+	t := newTable("  ", "row", "reference", "destination", "amount", "failed because").alignRight(0, 3)
+	for _, rec := range failed {
+		t.add(strconv.Itoa(rec.Row()), rec.Ref, rec.Line.Dest.Masked(), rec.Line.Amount.Grouped()+" "+string(rec.Line.Currency), shorten(rec.FailureReason, 60))
+	}
+	t.write(g.stdout)
+	if !o.yes {
+		fmt.Fprint(g.stdout, "Send them again? [y/N] ")
+		answer, _ := bufio.NewReader(g.stdin).ReadString('\n')
+		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+			fmt.Fprintln(g.stdout, "Nothing sent.")
+			return nil
+		}
+	}
+	refs, err := db.Retry(ctx, id)
+	if err != nil {
+		return err
+	}
+	g.logger().Info("lines back to pending for a new attempt", "batch", id, "lines", len(refs))
+	return sendAndSettle(ctx, g, cfg, db, g.logger(), id, false, o.wait)
+}
