@@ -61,7 +61,7 @@ func spec(id string) ImportSpec {
 	return ImportSpec{BatchID: id, File: id + ".csv", SheetHash: "h-" + id, ConfigFingerprint: "cfg"}
 }
 
-func mustImport(t testing.TB, db *DB, id string, lines []batch.Line, inv []batch.InvalidRow) ImportReport {
+func mustImport(t testing.TB, db *DB, id string, lines []batch.Line, inv []batch.InvalidRow) batch.ImportReport {
 	t.Helper()
 	rep, err := db.Import(context.Background(), spec(id), lines, inv)
 	if err != nil {

@@ -21,36 +21,6 @@ type ImportSpec struct {
 	ConfigFingerprint string // of the config that validated the sheet
 }
 
-// ImportReport says what an import did.
-type ImportReport struct {
-	BatchID   string
-	Created   bool // the batch is new
-	Added     int  // new valid lines, now pending
-	Unchanged int  // lines already in the ledger as the sheet has them
-	Updated   int  // lines changed in the sheet before anything was sent, updated
-	Revived   int  // invalid or cancelled lines back (fixed) in the sheet, now pending
-	Conflicts int  // lines changed in the sheet after they were sent: not applied, never sent
-	Cancelled int  // lines that left the sheet before they were sent
-	Invalid   int  // invalid rows in the sheet (stored as invalid lines)
-	Departed  int  // lines that left the sheet after they were sent (kept as they are)
-	// Corrected counts lines whose every attempt failed conclusively and
-	// whose destination or amount the sheet corrected: pending again, for
-	// a new attempt (DESIGN.md §3).
-	Corrected int
-	// ConflictLines lists the conflicts.
-	ConflictLines []Conflict
-}
-
-// Conflict is a sheet line that changed after it was sent.
-type Conflict struct {
-	Ref        string
-	Row        int
-	State      batch.State       // the line's state in the ledger
-	Old        batch.Line        // what the ledger has (and may have paid)
-	New        *batch.Line       // what the sheet now says, if valid
-	NewInvalid *batch.InvalidRow // what the sheet now says, if invalid
-}
-
 type importItem struct {
 	ref  string
 	row  int
@@ -97,8 +67,8 @@ func invalidKey(inv *batch.InvalidRow, taken map[string]struct{}) string {
 //
 // References of valid lines must be unique. Invalid rows are keyed by
 // their reference, or "row-N" when it is empty or taken.
-func (db *DB) Import(ctx context.Context, spec ImportSpec, lines []batch.Line, invalid []batch.InvalidRow) (ImportReport, error) {
-	rep := ImportReport{BatchID: spec.BatchID}
+func (db *DB) Import(ctx context.Context, spec ImportSpec, lines []batch.Line, invalid []batch.InvalidRow) (batch.ImportReport, error) {
+	rep := batch.ImportReport{BatchID: spec.BatchID}
 	if err := checkKey("batch id", spec.BatchID); err != nil {
 		return rep, err
 	}
@@ -133,7 +103,7 @@ func (db *DB) Import(ctx context.Context, spec ImportSpec, lines []batch.Line, i
 	}
 
 	err := db.update(ctx, "import", func(t *txn) error {
-		rep = ImportReport{BatchID: spec.BatchID}
+		rep = batch.ImportReport{BatchID: spec.BatchID}
 		b, err := t.batch(spec.BatchID)
 		if err != nil {
 			if b, err = t.createBatch(spec.BatchID); err != nil {
@@ -207,14 +177,14 @@ func (db *DB) Import(ctx context.Context, spec ImportSpec, lines []batch.Line, i
 			spec.File, spec.SheetHash, rep.Added, rep.Unchanged, rep.Updated, rep.Revived, rep.Conflicts, rep.Cancelled, rep.Invalid, rep.Departed)})
 	})
 	if err != nil {
-		return ImportReport{BatchID: spec.BatchID}, fmt.Errorf("ledger: import %q: %w", spec.BatchID, err)
+		return batch.ImportReport{BatchID: spec.BatchID}, fmt.Errorf("ledger: import %q: %w", spec.BatchID, err)
 	}
 	return rep, nil
 }
 
 // add stores a new line (pending, or invalid for an invalid row), adding
 // its amount to totals.
-func (t *txn) add(b *bkt, seq uint64, it *importItem, totals moneySums, rep *ImportReport) error {
+func (t *txn) add(b *bkt, seq uint64, it *importItem, totals moneySums, rep *batch.ImportReport) error {
 	r := LineRecord{Seq: seq, Ref: it.ref, Created: t.now, Updated: t.now, SetBy: t.importNo}
 	if it.line != nil {
 		r.Line, r.Fingerprint, r.State = *it.line, it.fp, batch.StatePending
@@ -292,7 +262,7 @@ func (t *txn) setLine(b *bkt, r *LineRecord, it *importItem) {
 }
 
 // reimport reconciles one sheet line with the line already stored.
-func (t *txn) reimport(b *bkt, seq uint64, it *importItem, rep *ImportReport) error {
+func (t *txn) reimport(b *bkt, seq uint64, it *importItem, rep *batch.ImportReport) error {
 	v := b.lines.Get(seqKey(seq))
 	if v == nil {
 		return fmt.Errorf("ledger: batch %q: reference %q points at missing line %d: %w", b.id, it.ref, seq, ErrInvariant)
@@ -356,7 +326,7 @@ func (t *txn) reimport(b *bkt, seq uint64, it *importItem, rep *ImportReport) er
 	}
 	// An attempt may have paid this line: never apply the change.
 	rep.Conflicts++
-	c := Conflict{Ref: r.Ref, Row: it.row, State: r.State, Old: r.Line, New: it.line, NewInvalid: it.inv}
+	c := batch.Conflict{Ref: r.Ref, Row: it.row, State: r.State, Old: r.Line, New: it.line, NewInvalid: it.inv}
 	rep.ConflictLines = append(rep.ConflictLines, c)
 	same := (it.line != nil && r.Changed != nil && r.Changed.Fingerprint() == it.fp) ||
 		(it.inv != nil && r.ChangedInvalid != nil)
@@ -380,7 +350,7 @@ func (t *txn) reimport(b *bkt, seq uint64, it *importItem, rep *ImportReport) er
 }
 
 // departed handles lines that are no longer in the sheet.
-func (t *txn) departed(b *bkt, present []bool, rep *ImportReport) error {
+func (t *txn) departed(b *bkt, present []bool, rep *batch.ImportReport) error {
 	c := b.lines.Cursor()
 	var cancel []uint64
 	for k, v := c.First(); k != nil; k, v = c.Next() {
@@ -438,7 +408,7 @@ func (t *txn) departed(b *bkt, present []bool, rep *ImportReport) error {
 // fixed the phone, account or amount, so the line is pending again and
 // gets a new attempt; an invalid version makes it invalid. The event log
 // records the correction.
-func (t *txn) correct(b *bkt, r *LineRecord, it *importItem, rep *ImportReport) error {
+func (t *txn) correct(b *bkt, r *LineRecord, it *importItem, rep *batch.ImportReport) error {
 	from := r.State
 	was := r.Line
 	t.setLine(b, r, it)

@@ -23,21 +23,21 @@ func TestReimport(t *testing.T) {
 		name  string
 		setup func(t *testing.T, db *DB) // after importing lines 0..4
 		sheet func() ([]batch.Line, []batch.InvalidRow)
-		want  ImportReport
+		want  batch.ImportReport
 		state map[string]batch.State
 		check func(t *testing.T, db *DB)
 	}{
 		{
 			name:  "unchanged",
 			sheet: func() ([]batch.Line, []batch.InvalidRow) { return testLines(5), nil },
-			want:  ImportReport{Unchanged: 5},
+			want:  batch.ImportReport{Unchanged: 5},
 		},
 		{
 			name: "added",
 			sheet: func() ([]batch.Line, []batch.InvalidRow) {
 				return testLines(7), nil
 			},
-			want:  ImportReport{Unchanged: 5, Added: 2},
+			want:  batch.ImportReport{Unchanged: 5, Added: 2},
 			state: map[string]batch.State{"EMP000006": batch.StatePending},
 		},
 		{
@@ -47,7 +47,7 @@ func TestReimport(t *testing.T) {
 				ls[2] = changed(ls[2])
 				return ls, nil
 			},
-			want:  ImportReport{Unchanged: 4, Updated: 1},
+			want:  batch.ImportReport{Unchanged: 4, Updated: 1},
 			state: map[string]batch.State{"EMP000002": batch.StatePending},
 			check: func(t *testing.T, db *DB) {
 				if r := mustLine(t, db, "b", "EMP000002"); !r.Line.Amount.Equal(batch.MoneyFromUnits(7777)) {
@@ -70,7 +70,7 @@ func TestReimport(t *testing.T) {
 			// EMP000001's only attempt was refused before anything ran: the
 			// sheet's change applies (a correction). EMP000002 may have been
 			// paid: a conflict, never sent again.
-			want:  ImportReport{Unchanged: 3, Conflicts: 1, Corrected: 1},
+			want:  batch.ImportReport{Unchanged: 3, Conflicts: 1, Corrected: 1},
 			state: map[string]batch.State{"EMP000001": batch.StatePending, "EMP000002": batch.StateAccepted},
 			check: func(t *testing.T, db *DB) {
 				r := mustLine(t, db, "b", "EMP000002")
@@ -94,14 +94,14 @@ func TestReimport(t *testing.T) {
 				mustOutcome(t, db, batch.Outcome{BatchID: "b", Attempt: cl.ID, Refs: []string{"EMP000004"}, Kind: batch.OutcomeUnknown, Reason: "timeout"})
 			},
 			sheet: func() ([]batch.Line, []batch.InvalidRow) { return testLines(2), nil },
-			want:  ImportReport{Unchanged: 2, Cancelled: 2, Departed: 1},
+			want:  batch.ImportReport{Unchanged: 2, Cancelled: 2, Departed: 1},
 			state: map[string]batch.State{"EMP000002": batch.StateCancelled, "EMP000004": batch.StateUnknown},
 		},
 		{
 			name:  "cancelled line back in the sheet",
 			setup: func(t *testing.T, db *DB) { mustImport(t, db, "b", testLines(3), nil) },
 			sheet: func() ([]batch.Line, []batch.InvalidRow) { return testLines(5), nil },
-			want:  ImportReport{Unchanged: 3, Revived: 2},
+			want:  batch.ImportReport{Unchanged: 3, Revived: 2},
 			state: map[string]batch.State{"EMP000004": batch.StatePending},
 		},
 		{
@@ -112,7 +112,7 @@ func TestReimport(t *testing.T) {
 			sheet: func() ([]batch.Line, []batch.InvalidRow) {
 				return append(testLines(5)[:3], testLine(4)), []batch.InvalidRow{{Row: 5, Reference: "EMP000003", Reasons: []string{"amount"}}}
 			},
-			want:  ImportReport{Unchanged: 3, Revived: 1, Invalid: 1},
+			want:  batch.ImportReport{Unchanged: 3, Revived: 1, Invalid: 1},
 			state: map[string]batch.State{"EMP000004": batch.StatePending, "EMP000003": batch.StateInvalid},
 		},
 		{
@@ -120,7 +120,7 @@ func TestReimport(t *testing.T) {
 			sheet: func() ([]batch.Line, []batch.InvalidRow) {
 				return testLines(5), []batch.InvalidRow{{Row: 9, Reasons: []string{"x"}}}
 			},
-			want:  ImportReport{Unchanged: 5, Invalid: 1},
+			want:  batch.ImportReport{Unchanged: 5, Invalid: 1},
 			state: map[string]batch.State{"row-9": batch.StateInvalid},
 		},
 	}

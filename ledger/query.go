@@ -116,6 +116,23 @@ func (db *DB) Lines(ctx context.Context, batchID string) iter.Seq2[LineRecord, e
 	}
 }
 
+// Pending returns the batch's pending lines (what a run sends) and the
+// providers they go to.
+func (db *DB) Pending(ctx context.Context, batchID string) ([]batch.Line, map[batch.ProviderName]bool, error) {
+	var out []batch.Line
+	used := map[batch.ProviderName]bool{}
+	for r, err := range db.Lines(ctx, batchID) {
+		if err != nil {
+			return nil, nil, err
+		}
+		if r.State == batch.StatePending {
+			out = append(out, r.Line)
+			used[r.Line.Provider] = true
+		}
+	}
+	return out, used, nil
+}
+
 // Views yields the batch's lines as batch.LineView, like Lines.
 func (db *DB) Views(ctx context.Context, batchID string) iter.Seq2[batch.LineView, error] {
 	return func(yield func(batch.LineView, error) bool) {
@@ -222,26 +239,11 @@ func (db *DB) Summary(ctx context.Context, batchID string) ([]SummaryRow, error)
 	return out, nil
 }
 
-// Duplicate is a pending line of this batch whose destination, amount and
-// currency were accepted, paid, or possibly paid (unknown) by another line
-// within the window: in another batch, or in this one under another
-// reference (a reference re-typed, a row copied) unless one import set
-// both lines (the sheet asked for both).
-type Duplicate struct {
-	Ref        string // the line in this batch
-	Row        int
-	OtherBatch string
-	OtherRef   string
-	OtherRow   int
-	OtherState batch.State
-	When       time.Time // when the other line reached that state
-}
-
 // Duplicates lists the batch's pending lines that look like payments
 // already made within window before now (DESIGN.md §3, the duplicate
 // guard).
-func (db *DB) Duplicates(ctx context.Context, batchID string, window time.Duration) ([]Duplicate, error) {
-	var out []Duplicate
+func (db *DB) Duplicates(ctx context.Context, batchID string, window time.Duration) ([]batch.Duplicate, error) {
+	var out []batch.Duplicate
 	since := db.now().Add(-window)
 	err := db.view(func(t *txn) error {
 		b, err := t.batch(batchID)
@@ -286,7 +288,7 @@ func (db *DB) Duplicates(ctx context.Context, batchID string, window time.Durati
 				if other == batchID && o.SetBy == r.SetBy {
 					continue // one import asked for both: allowed, warned at import
 				}
-				out = append(out, Duplicate{Ref: r.Ref, Row: r.Row(), OtherBatch: other, OtherRef: otherRef,
+				out = append(out, batch.Duplicate{Ref: r.Ref, Row: r.Row(), OtherBatch: other, OtherRef: otherRef,
 					OtherRow: o.Row(), OtherState: codeStates[v[8]], When: when})
 			}
 		}
@@ -301,7 +303,7 @@ func (db *DB) Duplicates(ctx context.Context, batchID string, window time.Durati
 // AllowDuplicates marks the batch's pending lines refs as sent despite the
 // duplicate guard (--allow-duplicates): a flag for the report and an
 // event naming the earlier payment, in one transaction.
-func (db *DB) AllowDuplicates(ctx context.Context, batchID string, dups []Duplicate) error {
+func (db *DB) AllowDuplicates(ctx context.Context, batchID string, dups []batch.Duplicate) error {
 	err := db.update(ctx, "allow-duplicates", func(t *txn) error {
 		b, err := t.batch(batchID)
 		if err != nil {

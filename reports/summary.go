@@ -54,7 +54,7 @@ func Totals(r *Report) []CurrencyTotal {
 // requested, paid, failed and is outstanding, the counts per status, and
 // what the operator should do next.
 func WriteSummary(w io.Writer, r *Report) {
-	fmt.Fprintf(w, "Batch %s (%s): %d %s\n", r.Batch, clean(r.Sheet), len(r.Rows), plural(len(r.Rows), "line", "lines"))
+	fmt.Fprintf(w, "Batch %s (%s): %d %s\n", r.Batch, clean(r.Sheet), len(r.Rows), Plural(len(r.Rows), "line", "lines"))
 	for _, t := range Totals(r) {
 		cur := t.Currency
 		if cur == "" {
@@ -94,23 +94,23 @@ func WriteAdvice(w io.Writer, r *Report) {
 	var next []string
 	if n := counts["never-sent"]; n > 0 {
 		next = append(next, fmt.Sprintf("%d %s never sent: run `payroll run %s` again (batch %s) to send %s; nothing already sent is sent again",
-			n, plural(n, "line was", "lines were"), clean(r.Sheet), r.Batch, plural(n, "it", "them")))
+			n, Plural(n, "line was", "lines were"), clean(r.Sheet), r.Batch, Plural(n, "it", "them")))
 	}
 	if n := counts["awaiting"]; n > 0 {
 		next = append(next, fmt.Sprintf("%d %s sent and %s for the provider's result: run `payroll settle %s` later (safe to repeat)",
-			n, plural(n, "line was", "lines were"), plural(n, "waits", "wait"), r.Batch))
+			n, Plural(n, "line was", "lines were"), Plural(n, "waits", "wait"), r.Batch))
 	}
 	if n := counts["unknown"]; n > 0 {
-		next = append(next, fmt.Sprintf("%d %s an unknown outcome: check with the provider, then `payroll resolve %s REF --paid|--failed --note ...`", n, plural(n, "line has", "lines have"), r.Batch))
+		next = append(next, fmt.Sprintf("%d %s an unknown outcome: check with the provider, then `payroll resolve %s REF --paid|--failed --note ...`", n, Plural(n, "line has", "lines have"), r.Batch))
 	}
 	if n := counts["failed"]; n > 0 {
-		next = append(next, fmt.Sprintf("%d %s: see failure_reason in the report; if the phone, account or amount was wrong, correct the sheet and run it again, else `payroll retry %s`", n, plural(n, "line failed", "lines failed"), r.Batch))
+		next = append(next, fmt.Sprintf("%d %s: see failure_reason in the report; if the phone, account or amount was wrong, correct the sheet and run it again, else `payroll retry %s`", n, Plural(n, "line failed", "lines failed"), r.Batch))
 	}
 	if n := counts["invalid"]; n > 0 {
-		next = append(next, fmt.Sprintf("%d invalid %s skipped: fix the sheet and run it again (paid lines are never paid twice)", n, plural(n, "row was", "rows were")))
+		next = append(next, fmt.Sprintf("%d invalid %s skipped: fix the sheet and run it again (paid lines are never paid twice)", n, Plural(n, "row was", "rows were")))
 	}
 	if n := counts["conflict"] + counts["changed"]; n > 0 {
-		next = append(next, fmt.Sprintf("%d %s after being sent and %s not paid again: review them", n, plural(n, "row changed", "rows changed"), plural(n, "was", "were")))
+		next = append(next, fmt.Sprintf("%d %s after being sent and %s not paid again: review them", n, Plural(n, "row changed", "rows changed"), Plural(n, "was", "were")))
 	}
 	if len(next) == 0 {
 		fmt.Fprintln(w, "Every line is paid. Nothing to do.")
@@ -122,7 +122,8 @@ func WriteAdvice(w io.Writer, r *Report) {
 	}
 }
 
-func plural(n int, one, many string) string {
+// Plural picks the word for n: one for 1, many otherwise.
+func Plural(n int, one, many string) string {
 	if n == 1 {
 		return one
 	}

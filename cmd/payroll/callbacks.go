@@ -66,7 +66,7 @@ func (c *callbackServer) serve(e *engine) {
 		e.settler.Serve(ctx)
 	}()
 	mux := http.NewServeMux()
-	mux.Handle("/kopokopo", kopokopo.CallbackHandler(e.secrets.k2APIKey, e.settler.Receive, e.log))
+	mux.Handle("/kopokopo", kopokopo.CallbackHandler(e.secrets.KopoKopoAPIKey, e.settler.Receive, e.log))
 	mux.Handle("/kiotapay/{token}", kiotapay.CallbackHandler(c.token,
 		func(id string) bool { return e.settler.Hint(batch.KiotaPay, id) }, e.log))
 	c.srv = &http.Server{

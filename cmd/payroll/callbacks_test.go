@@ -161,7 +161,7 @@ func TestCallbackReceiver(t *testing.T) {
 	creds := h.sb.Credentials()
 	var logs bytes.Buffer
 	e := &engine{db: db, log: slog.New(slog.NewTextHandler(&logs, nil)), settler: &batch.Settler{Ledger: db},
-		secrets: secrets{k2APIKey: creds.KopoKopoAPIKey, kpAPISecret: creds.KiotaPayAPISecret}}
+		secrets: providers.Credentials{KopoKopoAPIKey: creds.KopoKopoAPIKey, KiotaPayAPISecret: creds.KiotaPayAPISecret}}
 	cb, err := startCallbacks(context.Background(), "127.0.0.1:0", "", e)
 	if err != nil {
 		t.Fatal(err)
@@ -278,7 +278,7 @@ func (emptySettleLedger) Settle(context.Context, []batch.Result) ([]batch.Settle
 // startCallbacks listens and serves at once, for tests that build their
 // own engine.
 func startCallbacks(ctx context.Context, listen, public string, e *engine) (*callbackServer, error) {
-	c, err := listenCallbacks(ctx, listen, public, e.secrets.kpAPISecret)
+	c, err := listenCallbacks(ctx, listen, public, e.secrets.KiotaPayAPISecret)
 	if err != nil {
 		return nil, err
 	}

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -33,13 +31,7 @@ Exit: 0 the ledger is sound · 1 problems found (each one is printed) ·
 				return err
 			}
 			path := g.ledger(cfg)
-			if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-				return usageErrorf("no ledger at %s (--ledger names another)", path)
-			}
-			db, err := ledger.Open(path, ledger.Options{ReadOnly: true})
-			if errors.Is(err, ledger.ErrBusy) {
-				return withCode(exitLocked, err)
-			}
+			db, err := openExisting(path, ledger.Options{ReadOnly: true})
 			if err != nil {
 				return err
 			}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"payroll/ledger"
+	"payroll/reports"
 )
 
 type retryOptions struct {
@@ -63,11 +64,11 @@ func runRetry(ctx context.Context, o retryOptions, g *globalOptions, id string) 
 		return nil
 	}
 	fmt.Fprintf(g.stdout, "%d %s will be sent again:\n", len(failed), plural(len(failed), "line", "lines"))
-	t := newTable("  ", "row", "reference", "destination", "amount", "failed because").alignRight(0, 3)
+	t := reports.NewTable("  ", "row", "reference", "destination", "amount", "failed because").AlignRight(0, 3)
 	for _, rec := range failed {
-		t.add(strconv.Itoa(rec.Row()), rec.Ref, rec.Line.Dest.Masked(), rec.Line.Amount.Grouped()+" "+string(rec.Line.Currency), shorten(rec.FailureReason, 60))
+		t.Add(strconv.Itoa(rec.Row()), rec.Ref, rec.Line.Dest.Masked(), rec.Line.Amount.Grouped()+" "+string(rec.Line.Currency), reports.Shorten(rec.FailureReason, 60))
 	}
-	t.write(g.stdout)
+	t.Write(g.stdout)
 	if !o.yes {
 		fmt.Fprint(g.stdout, "Send them again? [y/N] ")
 		answer, _ := bufio.NewReader(g.stdin).ReadString('\n')

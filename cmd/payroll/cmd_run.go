@@ -2,13 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -97,9 +93,9 @@ func runRun(ctx context.Context, o runOptions, g *globalOptions, path string) er
 		return err
 	}
 	if !v.OK() {
-		printErrors(g.stderr, v)
+		reports.WriteErrors(g.stderr, v)
 		if !o.skipInvalid || len(v.Lines) == 0 && v.Rows == 0 {
-			printValidationSummary(g.stderr, v)
+			reports.WriteValidation(g.stderr, v)
 			return errInvalidSheet
 		}
 		fmt.Fprintf(g.stderr, "%d invalid %s will be skipped and reported as invalid (--skip-invalid)\n\n",
@@ -111,7 +107,7 @@ func runRun(ctx context.Context, o runOptions, g *globalOptions, path string) er
 			return usageErrorf("cannot make a batch ID from the file name %q; pass --batch ID", filepath.Base(path))
 		}
 	}
-	hash, err := fileHash(path)
+	hash, err := batch.HashFile(path)
 	if err != nil {
 		return err
 	}
@@ -146,19 +142,16 @@ func runRun(ctx context.Context, o runOptions, g *globalOptions, path string) er
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
-	printImport(g.stdout, rep)
+	reports.WriteImport(g.stdout, rep)
 	dups, err := db.Duplicates(ctx, batchID, cfg.Ledger.DuplicateWindow.Duration)
 	if err != nil {
 		return err
 	}
 	if len(dups) > 0 {
-		for _, d := range dups {
-			fmt.Fprintf(g.stderr, "row %d (%s): same destination, amount and currency as batch %s row %d (%s), %s %s\n",
-				d.Row, d.Ref, d.OtherBatch, d.OtherRow, d.OtherRef, d.OtherState, d.When.Local().Format(time.DateTime))
-		}
+		reports.WriteDuplicates(g.stderr, dups)
 		if !o.allowDuplicates {
 			return withCode(exitInvalid, fmt.Errorf("%d %s like payments already made in the last %s; nothing was sent. If the sheet's references were re-typed, put them back; run with --allow-duplicates only if every one of these payments is intended",
-				len(dups), plural(len(dups), "line looks", "lines look"), days(cfg.Ledger.DuplicateWindow.Duration)))
+				len(dups), plural(len(dups), "line looks", "lines look"), reports.Days(cfg.Ledger.DuplicateWindow.Duration)))
 		}
 		if err := db.AllowDuplicates(ctx, batchID, dups); err != nil {
 			return err
@@ -166,38 +159,15 @@ func runRun(ctx context.Context, o runOptions, g *globalOptions, path string) er
 		fmt.Fprintf(g.stderr, "--allow-duplicates: %d %s paid although %s like payments already made (flagged duplicate-allowed in the report)\n",
 			len(dups), plural(len(dups), "line will be", "lines will be"), plural(len(dups), "it looks", "they look"))
 	}
-	printTwins(g.stderr, v.Lines)
+	reports.WriteTwins(g.stderr, v.Lines)
 	return sendAndSettle(ctx, g, cfg, db, log, batchID, o.sandbox, o.wait)
-}
-
-// days shows a duration of whole days as "25 days".
-func days(d time.Duration) string {
-	if d > 0 && d%(24*time.Hour) == 0 {
-		n := int(d / (24 * time.Hour))
-		return fmt.Sprintf("%d %s", n, plural(n, "day", "days"))
-	}
-	return d.String()
-}
-
-// printTwins warns about rows of the sheet that pay the same destination
-// the same amount under distinct references: allowed (a bonus beside a
-// salary), but worth a look.
-func printTwins(w io.Writer, lines []batch.Line) {
-	for _, group := range batch.Twins(lines) {
-		var rows []string
-		for _, l := range group {
-			rows = append(rows, fmt.Sprintf("row %d (%s)", l.Row, l.Reference))
-		}
-		fmt.Fprintf(w, "warning: %s pay %s %s %s; each is paid (distinct references)\n",
-			strings.Join(rows, " and "), group[0].Dest.Masked(), group[0].Amount.Grouped(), group[0].Currency)
-	}
 }
 
 // sendAndSettle sends the batch's pending lines, waits for results until
 // wait runs out, writes the reports and prints the summary. run and retry
 // share it.
 func sendAndSettle(ctx context.Context, g *globalOptions, cfg *batch.Config, db *ledger.DB, log *slog.Logger, batchID string, useSandbox bool, wait time.Duration) error {
-	pending, providers, err := pendingLines(ctx, db, batchID)
+	pending, providers, err := db.Pending(ctx, batchID)
 	if err != nil {
 		return err
 	}
@@ -275,21 +245,6 @@ func sendAndSettle(ctx context.Context, g *globalOptions, cfg *batch.Config, db 
 	return nil
 }
 
-func pendingLines(ctx context.Context, db *ledger.DB, batchID string) ([]batch.Line, map[batch.ProviderName]bool, error) {
-	var out []batch.Line
-	providers := map[batch.ProviderName]bool{}
-	for rec, err := range db.Lines(ctx, batchID) {
-		if err != nil {
-			return nil, nil, err
-		}
-		if rec.State == batch.StatePending {
-			out = append(out, rec.Line)
-			providers[rec.Line.Provider] = true
-		}
-	}
-	return out, providers, nil
-}
-
 // reconcile builds the batch's report from the ledger, writes it in the
 // formats asked, and prints where it went and the terminal summary. The
 // summary is printed even when the files cannot be written (a full disk):
@@ -308,37 +263,4 @@ func reconcile(ctx context.Context, g *globalOptions, db *ledger.DB, batchID str
 		return r, werr
 	}
 	return r, nil
-}
-
-func printImport(w io.Writer, r ledger.ImportReport) {
-	verb := "imported"
-	if !r.Created {
-		verb = "re-imported"
-	}
-	fmt.Fprintf(w, "Batch %s %s: %d new, %d unchanged, %d updated", r.BatchID, verb, r.Added, r.Unchanged, r.Updated)
-	for _, x := range []struct {
-		n    int
-		what string
-	}{{r.Revived, "fixed"}, {r.Invalid, "invalid"}, {r.Cancelled, "cancelled"}, {r.Conflicts, "conflicts"}, {r.Departed, "left the sheet after being sent"}} {
-		if x.n > 0 {
-			fmt.Fprintf(w, ", %d %s", x.n, x.what)
-		}
-	}
-	fmt.Fprintln(w)
-	for _, c := range r.ConflictLines {
-		fmt.Fprintf(w, "  conflict: row %d (%s) changed after it was sent (%s); it will not be paid again\n", c.Row, c.Ref, c.State)
-	}
-}
-
-func fileHash(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

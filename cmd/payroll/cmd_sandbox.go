@@ -9,73 +9,36 @@ import (
 	"payroll/providers/sandbox"
 )
 
-// sandboxOptions are the flags of `payroll sandbox`: where to listen and
-// which faults to inject (each a probability from 0 to 1, applied to both
-// providers).
+// sandboxOptions are the flags of `payroll sandbox`: where to listen, and
+// the emulators' knobs (faults are probabilities from 0 to 1, applied to
+// both providers).
 type sandboxOptions struct {
-	listen          string
-	seed            uint64
-	processingDelay time.Duration
-	latency, jitter time.Duration
-	failSuffixes    []string
-	kiotaRate       float64
-	kiotaBurst      int
-	phoneInterval   time.Duration
-	p429, p503      float64
-	p500Before      float64
-	p500After       float64
-	pDrop           float64
-	pExpire         float64
-	pLost, pDup     float64
-	pDelayed        float64
-	pForged         float64
-	pWrongAmount    float64
+	listen string
+	k      sandbox.Knobs
 }
 
 func (o *sandboxOptions) addFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&o.listen, "listen", "127.0.0.1:0", "address to listen on (port 0: a free port)")
-	f.Uint64Var(&o.seed, "seed", 1, "seed for ids, receipts and faults (same seed, same faults)")
-	f.DurationVar(&o.processingDelay, "processing-delay", 2*time.Second, "time from acceptance to the result")
-	f.DurationVar(&o.latency, "latency", 0, "added to every request")
-	f.DurationVar(&o.jitter, "jitter", 0, "random extra latency up to this")
-	f.StringSliceVar(&o.failSuffixes, "fail-suffix", []string{"999"}, "destinations whose number ends with one of these fail")
-	f.Float64Var(&o.kiotaRate, "kiotapay-rate-limit", 0, "KiotaPay send requests per second before 429 (0: none)")
-	f.IntVar(&o.kiotaBurst, "kiotapay-burst", 1, "KiotaPay rate-limit burst")
-	f.DurationVar(&o.phoneInterval, "kiotapay-phone-interval", 0, "least time between two payouts to one phone (0: not checked)")
-	f.Float64Var(&o.p429, "fault-429", 0, "probability of 429 with Retry-After before accepting")
-	f.Float64Var(&o.p503, "fault-503", 0, "probability of 503 before accepting")
-	f.Float64Var(&o.p500Before, "fault-500-before", 0, "probability of 500 before accepting")
-	f.Float64Var(&o.p500After, "fault-500-after", 0, "probability of 500 after accepting (the payout is made)")
-	f.Float64Var(&o.pDrop, "fault-drop", 0, "probability of accepting, then dropping the connection")
-	f.Float64Var(&o.pExpire, "fault-expire-token", 0, "probability of expiring every token before a request")
-	f.Float64Var(&o.pLost, "fault-callback-lost", 0, "probability a callback is never sent")
-	f.Float64Var(&o.pDup, "fault-callback-duplicate", 0, "probability a callback is sent twice")
-	f.Float64Var(&o.pDelayed, "fault-callback-late", 0, "probability a callback is sent late (reordered)")
-	f.Float64Var(&o.pForged, "fault-callback-forged", 0, "probability a forged callback is sent too")
-	f.Float64Var(&o.pWrongAmount, "fault-callback-wrong-amount", 0, "probability a callback carries a wrong amount")
-}
-
-func (o *sandboxOptions) sandboxOptions() sandbox.Options {
-	p := func(x float64) sandbox.Trigger { return sandbox.Trigger{Probability: x} }
-	faults := sandbox.Faults{
-		Latency: o.latency, Jitter: o.jitter,
-		ExpireTokens: p(o.pExpire), RateLimited: p(o.p429), Unavailable: p(o.p503),
-		ErrorBefore: p(o.p500Before), ErrorAfter: p(o.p500After), DropAfter: p(o.pDrop),
-		CallbackLost: p(o.pLost), CallbackDuplicate: p(o.pDup), CallbackDelayed: p(o.pDelayed),
-		CallbackForged: p(o.pForged), CallbackWrongAmount: p(o.pWrongAmount),
-	}
-	opts := sandbox.Options{
-		Seed:            o.seed,
-		ProcessingDelay: o.processingDelay,
-		FailRule:        sandbox.FailSuffix(o.failSuffixes...),
-	}
-	opts.KopoKopo.Faults = faults
-	opts.KiotaPay.Faults = faults
-	opts.KiotaPay.RateLimit = o.kiotaRate
-	opts.KiotaPay.Burst = o.kiotaBurst
-	opts.KiotaPay.MinPhoneInterval = o.phoneInterval
-	return opts
+	f.Uint64Var(&o.k.Seed, "seed", 1, "seed for ids, receipts and faults (same seed, same faults)")
+	f.DurationVar(&o.k.ProcessingDelay, "processing-delay", 2*time.Second, "time from acceptance to the result")
+	f.DurationVar(&o.k.Latency, "latency", 0, "added to every request")
+	f.DurationVar(&o.k.Jitter, "jitter", 0, "random extra latency up to this")
+	f.StringSliceVar(&o.k.FailSuffixes, "fail-suffix", []string{"999"}, "destinations whose number ends with one of these fail")
+	f.Float64Var(&o.k.KiotaRate, "kiotapay-rate-limit", 0, "KiotaPay send requests per second before 429 (0: none)")
+	f.IntVar(&o.k.KiotaBurst, "kiotapay-burst", 1, "KiotaPay rate-limit burst")
+	f.DurationVar(&o.k.PhoneInterval, "kiotapay-phone-interval", 0, "least time between two payouts to one phone (0: not checked)")
+	f.Float64Var(&o.k.P429, "fault-429", 0, "probability of 429 with Retry-After before accepting")
+	f.Float64Var(&o.k.P503, "fault-503", 0, "probability of 503 before accepting")
+	f.Float64Var(&o.k.P500Before, "fault-500-before", 0, "probability of 500 before accepting")
+	f.Float64Var(&o.k.P500After, "fault-500-after", 0, "probability of 500 after accepting (the payout is made)")
+	f.Float64Var(&o.k.PDrop, "fault-drop", 0, "probability of accepting, then dropping the connection")
+	f.Float64Var(&o.k.PExpire, "fault-expire-token", 0, "probability of expiring every token before a request")
+	f.Float64Var(&o.k.PLost, "fault-callback-lost", 0, "probability a callback is never sent")
+	f.Float64Var(&o.k.PDup, "fault-callback-duplicate", 0, "probability a callback is sent twice")
+	f.Float64Var(&o.k.PDelayed, "fault-callback-late", 0, "probability a callback is sent late (reordered)")
+	f.Float64Var(&o.k.PForged, "fault-callback-forged", 0, "probability a forged callback is sent too")
+	f.Float64Var(&o.k.PWrongAmount, "fault-callback-wrong-amount", 0, "probability a callback carries a wrong amount")
 }
 
 func newSandboxCommand(g *globalOptions) *cobra.Command {
@@ -102,7 +65,7 @@ every payout it made.`,
 }
 
 func runSandbox(ctx context.Context, o sandboxOptions, g *globalOptions) error {
-	err := sandbox.Serve(ctx, sandbox.ServeOptions{Addr: o.listen, Options: o.sandboxOptions()}, g.logger(), g.stdout)
+	err := sandbox.Serve(ctx, sandbox.ServeOptions{Addr: o.listen, Options: o.k.Options()}, g.logger(), g.stdout)
 	if err == nil && ctx.Err() != nil {
 		return nil // stopped by Ctrl-C: a clean stop
 	}

@@ -49,7 +49,7 @@ func runStatus(ctx context.Context, o statusOptions, g *globalOptions, args []st
 			fmt.Fprintln(w, "The ledger has no batches.")
 			return nil
 		}
-		t := newTable("", "batch", "sheet", "lines", "states", "updated").alignRight(2)
+		t := reports.NewTable("", "batch", "sheet", "lines", "states", "updated").AlignRight(2)
 		for _, b := range all {
 			var parts []string
 			for _, s := range batch.States {
@@ -57,9 +57,9 @@ func runStatus(ctx context.Context, o statusOptions, g *globalOptions, args []st
 					parts = append(parts, fmt.Sprintf("%d %s", n, s))
 				}
 			}
-			t.add(b.ID, b.File, strconv.Itoa(b.Lines), strings.Join(parts, ", "), b.Updated.Local().Format(time.DateTime))
+			t.Add(b.ID, b.File, strconv.Itoa(b.Lines), strings.Join(parts, ", "), b.Updated.Local().Format(time.DateTime))
 		}
-		t.write(w)
+		t.Write(w)
 		return nil
 	}
 	id := args[0]
@@ -73,39 +73,13 @@ func runStatus(ctx context.Context, o statusOptions, g *globalOptions, args []st
 	if err != nil {
 		return err
 	}
-	t := newTable("", "state", "provider", "currency", "lines", "amount").alignRight(3, 4)
+	t := reports.NewTable("", "state", "provider", "currency", "lines", "amount").AlignRight(3, 4)
 	for _, r := range rows {
-		t.add(string(r.State), string(r.Provider), string(r.Currency), strconv.Itoa(r.Count), r.Total.Grouped())
+		t.Add(string(r.State), string(r.Provider), string(r.Currency), strconv.Itoa(r.Count), r.Total.Grouped())
 	}
-	t.write(w)
-	attention := newTable("  ", "row", "reference", "state", "destination", "amount", "why").alignRight(0, 4)
-	n := 0
-	for rec, err := range db.Lines(ctx, id) {
-		if err != nil {
-			return err
-		}
-		switch rec.State {
-		case batch.StatePaid, batch.StateAccepted, batch.StateCancelled:
-			if len(rec.Flags) == 0 {
-				continue
-			}
-		}
-		n++
-		v := rec.View()
-		row := reports.RowOf(&v)
-		amount := row.Amount.Grouped() + " " + row.Currency
-		if row.AmountText != "" {
-			amount = row.AmountText
-		}
-		why := row.FailureReason
-		if rec.State == batch.StatePending && why == "" {
-			why = "never sent: payroll run sends it"
-		}
-		attention.add(strconv.Itoa(row.Row), rec.Ref, string(rec.State), rec.Line.Dest.Masked(), amount, shorten(why, 70))
-	}
-	if n > 0 {
-		fmt.Fprintf(w, "\nLines that need attention:\n")
-		attention.write(w)
+	t.Write(w)
+	if err := reports.WriteAttention(w, db.Views(ctx, id)); err != nil {
+		return err
 	}
 	r, err := buildReport(ctx, db, id)
 	if err != nil {
@@ -114,12 +88,4 @@ func runStatus(ctx context.Context, o statusOptions, g *globalOptions, args []st
 	fmt.Fprintln(w)
 	reports.WriteAdvice(w, r)
 	return nil
-}
-
-func shorten(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }

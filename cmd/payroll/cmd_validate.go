@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"strconv"
 
 	"github.com/spf13/cobra"
 
 	"payroll/batch"
+	"payroll/reports"
 )
 
 type validateOptions struct {
@@ -50,65 +48,13 @@ func runValidate(ctx context.Context, o validateOptions, g *globalOptions, path 
 	if err != nil {
 		return err
 	}
-	printErrors(g.stdout, v)
-	printValidationSummary(g.stdout, v)
+	reports.WriteErrors(g.stdout, v)
+	reports.WriteValidation(g.stdout, v)
 	if !v.OK() {
 		return errInvalidSheet
 	}
 	return nil
 }
 
-func printErrors(w io.Writer, v *batch.Validation) {
-	for _, e := range v.Errors {
-		fmt.Fprintln(w, e)
-	}
-	if len(v.Errors) > 0 {
-		fmt.Fprintln(w)
-	}
-}
-
-func printValidationSummary(w io.Writer, v *batch.Validation) {
-	fmt.Fprintf(w, "%s: %d rows, %d valid, %d invalid", v.File, v.Rows, v.Valid, len(v.Invalid))
-	if n := len(v.Errors); n > 0 {
-		fmt.Fprintf(w, ", %d %s", n, plural(n, "error", "errors"))
-	}
-	fmt.Fprintln(w)
-	totals := v.Totals()
-	if len(totals) == 0 {
-		return
-	}
-	fmt.Fprintln(w)
-	t := newTable("", "provider", "currency", "type", "lines", "amount").alignRight(3, 4)
-	for _, x := range totals {
-		t.add(string(x.Provider), string(x.Currency), string(x.Type), strconv.Itoa(x.Lines), x.Amount.Grouped())
-	}
-	for _, c := range currencyTotals(totals) {
-		t.add("total", string(c.Currency), "", strconv.Itoa(c.Lines), c.Amount.Grouped())
-	}
-	t.write(w)
-}
-
-// currencyTotals sums totals per currency, in order of first appearance.
-func currencyTotals(ts []batch.Total) []batch.Total {
-	var out []batch.Total
-	idx := map[batch.Currency]int{}
-	for _, t := range ts {
-		i, ok := idx[t.Currency]
-		if !ok {
-			i = len(out)
-			idx[t.Currency] = i
-			out = append(out, batch.Total{Currency: t.Currency})
-		}
-		out[i].Lines += t.Lines
-		out[i].Amount = out[i].Amount.Add(t.Amount)
-		out[i].Rounding = out[i].Rounding.Add(t.Rounding)
-	}
-	return out
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}
+// plural picks the word for n.
+var plural = reports.Plural

@@ -7,8 +7,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"payroll/batch"
+	"payroll/providers"
 	"payroll/reports"
 )
 
@@ -18,9 +20,9 @@ import (
 // that no report would overwrite an input file (the sheet, the config,
 // the ledger); checkListener follows once the ledger is locked. A failure
 // leaves no batch behind.
-func preflight(ctx context.Context, g *globalOptions, cfg *batch.Config, sandbox bool, providers map[batch.ProviderName]bool, batchID string, inputs []string) error {
-	if !sandbox && len(providers) > 0 {
-		if _, err := providerSecrets(cfg, providers); err != nil {
+func preflight(ctx context.Context, g *globalOptions, cfg *batch.Config, sandbox bool, used map[batch.ProviderName]bool, batchID string, inputs []string) error {
+	if !sandbox && len(used) > 0 {
+		if _, err := providerSecrets(cfg, used); err != nil {
 			return err
 		}
 	}
@@ -30,8 +32,8 @@ func preflight(ctx context.Context, g *globalOptions, cfg *batch.Config, sandbox
 // checkListener is the last pre-flight check, made once the ledger's lock
 // is held (so that an overlapping run says "ledger busy", not that the
 // port is taken): the callback listener can bind.
-func checkListener(ctx context.Context, cfg *batch.Config, sandbox bool, providers map[batch.ProviderName]bool) error {
-	if sandbox || len(providers) == 0 {
+func checkListener(ctx context.Context, cfg *batch.Config, sandbox bool, used map[batch.ProviderName]bool) error {
+	if sandbox || len(used) == 0 {
 		return nil
 	}
 	var lc net.ListenConfig
@@ -44,18 +46,18 @@ func checkListener(ctx context.Context, cfg *batch.Config, sandbox bool, provide
 
 // providerSecrets reads the credentials of the providers in use and
 // checks that callbacks.public_url is set.
-func providerSecrets(cfg *batch.Config, providers map[batch.ProviderName]bool) (secrets, error) {
-	s, err := loadSecrets()
+func providerSecrets(cfg *batch.Config, used map[batch.ProviderName]bool) (providers.Credentials, error) {
+	c, err := providers.LoadCredentials()
 	if err != nil {
-		return s, withCode(exitUsage, err)
+		return c, withCode(exitUsage, err)
 	}
-	if err := s.need(providers); err != nil {
-		return s, err
+	if m := c.Missing(used); len(m) > 0 {
+		return c, usageErrorf("missing credentials in the environment: %s (or NAME_FILE naming a 0600 file; --sandbox needs none)", strings.Join(m, ", "))
 	}
 	if cfg.Callbacks.PublicURL == "" {
-		return s, usageErrorf("callbacks.public_url is required: both providers POST results to it (see README)")
+		return c, usageErrorf("callbacks.public_url is required: both providers POST results to it (see README)")
 	}
-	return s, nil
+	return c, nil
 }
 
 // errReportPath means a report would overwrite an input file.

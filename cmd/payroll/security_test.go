@@ -314,7 +314,7 @@ func startTestCallbacks(t *testing.T) *callbackServer {
 		t.Fatal(err)
 	}
 	e := &engine{db: db, log: slog.New(slog.DiscardHandler), settler: &batch.Settler{Ledger: db},
-		secrets: secrets{k2APIKey: "k2-key", kpAPISecret: "kp-secret"}}
+		secrets: providers.Credentials{KopoKopoAPIKey: "k2-key", KiotaPayAPISecret: "kp-secret"}}
 	cb, err := startCallbacks(context.Background(), "127.0.0.1:0", "", e)
 	if err != nil {
 		t.Fatal(err)

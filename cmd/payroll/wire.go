@@ -6,92 +6,26 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
-	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
 
 	"payroll/batch"
 	"payroll/ledger"
+	"payroll/providers"
 	"payroll/providers/kiotapay"
 	"payroll/providers/kopokopo"
 	"payroll/providers/sandbox"
 )
 
-// secrets are the provider credentials, read only from the environment.
-type secrets struct {
-	k2ClientID, k2ClientSecret, k2APIKey string
-	kpAPIKey, kpAPISecret                string
-}
-
-// secretEnv reads NAME, or the 0600 file named by NAME_FILE.
-func secretEnv(name string) (string, error) {
-	if v := os.Getenv(name); v != "" {
-		return v, nil
-	}
-	path := os.Getenv(name + "_FILE")
-	if path == "" {
-		return "", nil
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		return "", fmt.Errorf("%s_FILE: %w", name, err)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return "", fmt.Errorf("%s_FILE: %s is readable by others (mode %v); chmod 600 it", name, path, fi.Mode().Perm())
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("%s_FILE: %w", name, err)
-	}
-	return strings.TrimSpace(string(b)), nil
-}
-
-func loadSecrets() (secrets, error) {
-	var s secrets
-	var errs []error
-	for _, v := range []struct {
-		name string
-		dst  *string
-	}{
-		{"KOPOKOPO_CLIENT_ID", &s.k2ClientID}, {"KOPOKOPO_CLIENT_SECRET", &s.k2ClientSecret},
-		{"KOPOKOPO_API_KEY", &s.k2APIKey}, {"KIOTAPAY_API_KEY", &s.kpAPIKey}, {"KIOTAPAY_API_SECRET", &s.kpAPISecret},
-	} {
-		val, err := secretEnv(v.name)
-		errs = append(errs, err)
-		*v.dst = val
-	}
-	return s, errors.Join(errs...)
-}
-
-// need checks that the credentials of the providers in use are present.
-func (s secrets) need(providers map[batch.ProviderName]bool) error {
-	var missing []string
-	if providers[batch.KopoKopo] {
-		for n, v := range map[string]string{"KOPOKOPO_CLIENT_ID": s.k2ClientID, "KOPOKOPO_CLIENT_SECRET": s.k2ClientSecret, "KOPOKOPO_API_KEY": s.k2APIKey} {
-			if v == "" {
-				missing = append(missing, n)
-			}
-		}
-	}
-	if providers[batch.KiotaPay] {
-		for n, v := range map[string]string{"KIOTAPAY_API_KEY": s.kpAPIKey, "KIOTAPAY_API_SECRET": s.kpAPISecret} {
-			if v == "" {
-				missing = append(missing, n)
-			}
-		}
-	}
-	if len(missing) > 0 {
-		return usageErrorf("missing credentials in the environment: %s (or NAME_FILE naming a 0600 file; --sandbox needs none)", strings.Join(slices.Sorted(slices.Values(missing)), ", "))
-	}
-	return nil
-}
-
 // openLedger opens the ledger, creating it if needed (run), mapping a held
 // lock to exit 11.
 func openLedger(path string) (*ledger.DB, error) {
-	db, err := ledger.Open(path, ledger.Options{})
+	return openWith(path, ledger.Options{})
+}
+
+func openWith(path string, o ledger.Options) (*ledger.DB, error) {
+	db, err := ledger.Open(path, o)
 	if errors.Is(err, ledger.ErrBusy) {
 		return nil, withCode(exitLocked, err)
 	}
@@ -105,17 +39,17 @@ func (g *globalOptions) openLedger() (*batch.Config, *ledger.DB, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	db, err := openExistingLedger(g.ledger(cfg))
+	db, err := openExisting(g.ledger(cfg), ledger.Options{})
 	return cfg, db, err
 }
 
-// openExistingLedger opens a ledger that must already exist (status,
-// report, settle, retry, resolve never create one).
-func openExistingLedger(path string) (*ledger.DB, error) {
+// openExisting opens a ledger that must already exist (status, report,
+// settle, retry, resolve and check never create one).
+func openExisting(path string, o ledger.Options) (*ledger.DB, error) {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil, usageErrorf("no ledger at %s (payroll run creates it; --ledger names another)", path)
 	}
-	return openLedger(path)
+	return openWith(path, o)
 }
 
 // engine holds what run, settle and retry need once the ledger is open.
@@ -123,7 +57,7 @@ type engine struct {
 	cfg     *batch.Config
 	db      *ledger.DB
 	log     *slog.Logger
-	secrets secrets
+	secrets providers.Credentials
 	k2      *kopokopo.Client
 	kp      *kiotapay.Client
 	sb      *sandbox.Sandbox
@@ -142,7 +76,7 @@ type engine struct {
 // startEngine builds the clients for the providers in use and starts the
 // callback receiver. With useSandbox the emulators run in-process with
 // generated credentials, and the config's URLs are replaced by theirs.
-func startEngine(ctx context.Context, g *globalOptions, cfg *batch.Config, db *ledger.DB, providers map[batch.ProviderName]bool, useSandbox bool) (*engine, error) {
+func startEngine(ctx context.Context, g *globalOptions, cfg *batch.Config, db *ledger.DB, used map[batch.ProviderName]bool, useSandbox bool) (*engine, error) {
 	e := &engine{cfg: cfg, db: db, log: g.logger()}
 	k2Base, kpBase := cfg.KopoKopo.BaseURL, cfg.KiotaPay.BaseURL
 	kpEnv := cfg.KiotaPay.Environment
@@ -155,12 +89,13 @@ func startEngine(ctx context.Context, g *globalOptions, cfg *batch.Config, db *l
 			return nil, fmt.Errorf("sandbox: %w", err)
 		}
 		c := e.sb.Credentials()
-		e.secrets = secrets{c.KopoKopoClientID, c.KopoKopoClientSecret, c.KopoKopoAPIKey, c.KiotaPayAPIKey, c.KiotaPayAPISecret}
+		e.secrets = providers.Credentials{KopoKopoClientID: c.KopoKopoClientID, KopoKopoClientSecret: c.KopoKopoClientSecret,
+			KopoKopoAPIKey: c.KopoKopoAPIKey, KiotaPayAPIKey: c.KiotaPayAPIKey, KiotaPayAPISecret: c.KiotaPayAPISecret}
 		k2Base, kpBase, kpEnv = base, base, "sandbox"
 		listen, public = "127.0.0.1:0", ""
 		e.log.Info("sandbox started: no real provider is called", "url", base)
 	} else {
-		s, err := providerSecrets(cfg, providers)
+		s, err := providerSecrets(cfg, used)
 		if err != nil {
 			return nil, err
 		}
@@ -181,16 +116,16 @@ func startEngine(ctx context.Context, g *globalOptions, cfg *batch.Config, db *l
 		e.settler.Interval = time.Second
 		e.settler.MaxInterval = 5 * time.Second
 	}
-	cb, err := listenCallbacks(ctx, listen, public, e.secrets.kpAPISecret)
+	cb, err := listenCallbacks(ctx, listen, public, e.secrets.KiotaPayAPISecret)
 	if err != nil {
 		e.close()
 		return nil, err
 	}
 	e.cb = cb
-	if providers[batch.KopoKopo] {
+	if used[batch.KopoKopo] {
 		e.k2, err = kopokopo.New(kopokopo.Config{
-			BaseURL: k2Base, ClientID: e.secrets.k2ClientID, ClientSecret: e.secrets.k2ClientSecret,
-			APIKey: e.secrets.k2APIKey, SourceIdentifier: cfg.KopoKopo.SourceIdentifier,
+			BaseURL: k2Base, ClientID: e.secrets.KopoKopoClientID, ClientSecret: e.secrets.KopoKopoClientSecret,
+			APIKey: e.secrets.KopoKopoAPIKey, SourceIdentifier: cfg.KopoKopo.SourceIdentifier,
 			CallbackURL: cb.kopokopoURL(), UserAgent: "payroll/" + version, Logger: e.log,
 		})
 		if err != nil {
@@ -199,14 +134,14 @@ func startEngine(ctx context.Context, g *globalOptions, cfg *batch.Config, db *l
 		}
 		e.settler.Pollers[batch.KopoKopo] = e.k2
 	}
-	if providers[batch.KiotaPay] {
+	if used[batch.KiotaPay] {
 		kp := cfg.KiotaPay
 		// Enough requests in flight that provider latency does not waste
 		// the rate budget: rate × a generous latency allowance.
 		e.kpPacer = batch.NewPacer(batch.Pacing{Rate: rate.Limit(kp.Rate), Burst: kp.Burst,
 			PerPhoneInterval: kp.PerPhoneInterval.Duration, InFlight: max(4, int(kp.Rate*2)+kp.Burst)})
 		e.kp, err = kiotapay.New(kiotapay.Config{
-			BaseURL: kpBase, Environment: kpEnv, APIKey: e.secrets.kpAPIKey, APISecret: e.secrets.kpAPISecret,
+			BaseURL: kpBase, Environment: kpEnv, APIKey: e.secrets.KiotaPayAPIKey, APISecret: e.secrets.KiotaPayAPISecret,
 			CallbackURL: cb.kiotapayURL(), Pacer: e.kpPacer, Logger: e.log,
 		})
 		if err != nil {

@@ -1,4 +1,4 @@
-package main
+package reports
 
 import (
 	"fmt"
@@ -7,31 +7,31 @@ import (
 	"unicode/utf8"
 )
 
-// table prints aligned columns: text left, numbers right (columns whose
+// Table prints aligned columns: text left, numbers right (columns whose
 // header is in right).
-type table struct {
+type Table struct {
 	header []string
 	right  map[int]bool
 	rows   [][]string
 	indent string
 }
 
-func newTable(indent string, header ...string) *table {
-	t := &table{header: header, right: map[int]bool{}, indent: indent}
+func NewTable(indent string, header ...string) *Table {
+	t := &Table{header: header, right: map[int]bool{}, indent: indent}
 	return t
 }
 
 // alignRight marks columns (by index) as numeric.
-func (t *table) alignRight(cols ...int) *table {
+func (t *Table) AlignRight(cols ...int) *Table {
 	for _, c := range cols {
 		t.right[c] = true
 	}
 	return t
 }
 
-func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
+func (t *Table) Add(cells ...string) { t.rows = append(t.rows, cells) }
 
-func (t *table) write(w io.Writer) {
+func (t *Table) Write(w io.Writer) {
 	width := make([]int, len(t.header))
 	all := append([][]string{t.header}, t.rows...)
 	for _, r := range all {
