@@ -117,6 +117,15 @@ type RunStats struct {
 	Requests                                    int
 }
 
+func (s *RunStats) merge(o RunStats) {
+	s.Accepted += o.Accepted
+	s.NotSent += o.NotSent
+	s.Failed += o.Failed
+	s.Unknown += o.Unknown
+	s.Skipped += o.Skipped
+	s.Requests += o.Requests
+}
+
 func (s *RunStats) add(k OutcomeKind, n int) {
 	switch k {
 	case OutcomeAccepted:
@@ -170,12 +179,7 @@ func (r *Runner) Run(ctx context.Context, batchID string, chunks []Chunk) (RunSt
 				for c := range work {
 					st, err := r.chunk(ctx, batchID, c, pl)
 					mu.Lock()
-					stats.Accepted += st.Accepted
-					stats.NotSent += st.NotSent
-					stats.Failed += st.Failed
-					stats.Unknown += st.Unknown
-					stats.Skipped += st.Skipped
-					stats.Requests += st.Requests
+					stats.merge(st)
 					mu.Unlock()
 					if err != nil {
 						return err
@@ -286,12 +290,7 @@ func (r *Runner) chunk(ctx context.Context, batchID string, c Chunk, pl *Pacer) 
 				continue
 			}
 			hs, herr := r.chunk(ctx, batchID, Chunk{Provider: c.Provider, Currency: c.Currency, Lines: half}, pl)
-			st.Accepted += hs.Accepted
-			st.NotSent += hs.NotSent
-			st.Failed += hs.Failed
-			st.Unknown += hs.Unknown
-			st.Skipped += hs.Skipped
-			st.Requests += hs.Requests
+			st.merge(hs)
 			if herr != nil {
 				return st, herr
 			}

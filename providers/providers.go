@@ -42,7 +42,6 @@ package providers
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -300,9 +299,9 @@ func ParseErrorBody(body []byte) (code, message string) {
 		}
 	}
 	code = firstNonEmpty(string(eb.ErrorCode), string(nested.Code), string(eb.ErrorCodeCamel), errStr)
-	message = firstNonEmpty(string(eb.ErrorMessage), texts(eb.Errors), string(nested.Message),
+	message = firstNonEmpty(string(eb.ErrorMessage), Text(eb.Errors), string(nested.Message),
 		string(eb.ErrorDescription), string(eb.Message))
-	if d := firstNonEmpty(texts(nested.Details), texts(eb.Details)); d != "" && d != message {
+	if d := firstNonEmpty(Text(nested.Details), Text(eb.Details)); d != "" && d != message {
 		if message == "" {
 			message = d
 		} else {
@@ -315,10 +314,15 @@ func ParseErrorBody(body []byte) (code, message string) {
 	return code, message
 }
 
-// texts flattens a JSON string, array of strings or other value into text.
-func texts(raw json.RawMessage) string {
+// Text flattens a provider's error value into one line of text: a
+// string as is; a list joined with "; "; an object by its message,
+// error_message, description or detail; anything else as compact JSON
+// (at most 200 bytes). Empty values (null, "", [], {}) are "". Both
+// clients read error bodies and disbursement errors with it.
+func Text(raw json.RawMessage) string {
 	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) || bytes.Equal(raw, []byte("[]")) ||
+		bytes.Equal(raw, []byte("{}")) || bytes.Equal(raw, []byte(`""`)) {
 		return ""
 	}
 	var s string
@@ -329,7 +333,7 @@ func texts(raw json.RawMessage) string {
 	if json.Unmarshal(raw, &list) == nil {
 		parts := make([]string, 0, len(list))
 		for _, item := range list {
-			if t := texts(item); t != "" {
+			if t := Text(item); t != "" {
 				parts = append(parts, t)
 			}
 		}
@@ -338,10 +342,14 @@ func texts(raw json.RawMessage) string {
 	var m map[string]json.RawMessage
 	if json.Unmarshal(raw, &m) == nil {
 		for _, k := range []string{"message", "error_message", "description", "detail"} {
-			if t := texts(m[k]); t != "" {
+			if t := Text(m[k]); t != "" {
 				return t
 			}
 		}
+	}
+	var c bytes.Buffer
+	if json.Compact(&c, raw) == nil {
+		raw = c.Bytes()
 	}
 	return truncate(string(raw), 200)
 }
@@ -522,91 +530,4 @@ func ParseAmount(s string) (m batch.Money, ok bool, err error) {
 		return batch.Money{}, false, fmt.Errorf("providers: amount %q: %w", s, err)
 	}
 	return m, true, nil
-}
-
-// Token is a bearer token and the time after which it must not be used.
-type Token struct {
-	Value     string
-	RefreshAt time.Time
-}
-
-// TokenCache caches one bearer token and refreshes it one caller at a
-// time: concurrent callers that need a new token wait (or give up when
-// their context ends) for the single fetch in progress and then share its
-// result. No goroutine is started: the caller that finds no valid token
-// runs Fetch itself.
-type TokenCache struct {
-	// Fetch gets a new token; it is called by one caller at a time.
-	Fetch func(ctx context.Context) (Token, error)
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
-
-	sem chan struct{} // holds one token while a fetch runs
-	cur Token         // guarded by sem
-}
-
-// NewTokenCache returns a cache that fetches tokens with fetch.
-func NewTokenCache(fetch func(ctx context.Context) (Token, error), now func() time.Time) *TokenCache {
-	if now == nil {
-		now = time.Now
-	}
-	return &TokenCache{Fetch: fetch, Now: now, sem: make(chan struct{}, 1)}
-}
-
-// Get returns a valid token, fetching one if there is none or the cached
-// one has reached its refresh time. If stale is not empty it is a token the
-// provider just refused (401): Get fetches a new one unless another caller
-// already replaced it.
-func (c *TokenCache) Get(ctx context.Context, stale string) (string, error) {
-	select {
-	case c.sem <- struct{}{}:
-	case <-ctx.Done():
-		return "", ctx.Err()
-	}
-	defer func() { <-c.sem }()
-	if c.cur.Value != "" && c.cur.Value != stale && c.Now().Before(c.cur.RefreshAt) {
-		return c.cur.Value, nil
-	}
-	c.cur = Token{}
-	t, err := c.Fetch(ctx)
-	if err != nil {
-		return "", err
-	}
-	if t.Value == "" {
-		return "", errors.New("providers: token response has no access token")
-	}
-	c.cur = t
-	return t.Value, nil
-}
-
-// Invalidate forgets the cached token if it is tok.
-func (c *TokenCache) Invalidate(ctx context.Context, tok string) {
-	select {
-	case c.sem <- struct{}{}:
-	case <-ctx.Done():
-		return
-	}
-	if c.cur.Value == tok {
-		c.cur = Token{}
-	}
-	<-c.sem
-}
-
-// TokenLife reads a token response's expires_in (seconds, as text); an
-// empty value means def.
-func TokenLife(expiresIn string, def time.Duration) (time.Duration, error) {
-	if expiresIn == "" {
-		return def, nil
-	}
-	n, err := strconv.ParseFloat(expiresIn, 64)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("token expires_in %q is not a positive number", expiresIn)
-	}
-	return time.Duration(n * float64(time.Second)), nil
-}
-
-// RefreshAt returns the time to stop using a token obtained at start that
-// lives life, refreshing at fraction of its life (e.g. 0.9).
-func RefreshAt(start time.Time, life time.Duration, fraction float64) time.Time {
-	return start.Add(time.Duration(float64(life) * fraction))
 }

@@ -75,25 +75,20 @@ type Config struct {
 // Client is a KiotaPay send-money client. It implements batch.Sender and
 // batch.Poller and is safe for concurrent use.
 type Client struct {
+	conn   *providers.Conn
 	base   string
 	prefix string
 	cfg    Config
-	http   *http.Client
-	now    func() time.Time
-	log    *slog.Logger
-	tokens *providers.TokenCache
 }
 
 // New returns a client for cfg. It makes no request.
 func New(cfg Config) (*Client, error) {
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = DefaultBaseURL
+	c := &Client{cfg: cfg}
+	conn, err := providers.NewConn("kiotapay", cfg.BaseURL, DefaultBaseURL, cfg.HTTPClient, cfg.Now, cfg.Logger, c.fetchToken)
+	if err != nil {
+		return nil, err
 	}
-	u, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("kiotapay: base URL %q must be an absolute http(s) URL", cfg.BaseURL)
-	}
-	c := &Client{base: u.String(), cfg: cfg, http: cfg.HTTPClient, now: cfg.Now, log: cfg.Logger}
+	c.conn, c.base = conn, conn.Base.String()
 	switch strings.ToLower(cfg.Environment) {
 	case "", "sandbox":
 		c.prefix = SandboxPrefix
@@ -108,16 +103,6 @@ func New(cfg Config) (*Client, error) {
 	if cfg.CallbackURL == "" {
 		return nil, errors.New("kiotapay: callback URL is required")
 	}
-	if c.http == nil {
-		c.http = providers.NewHTTPClient(0)
-	}
-	if c.now == nil {
-		c.now = time.Now
-	}
-	if c.log == nil {
-		c.log = slog.New(slog.DiscardHandler)
-	}
-	c.tokens = providers.NewTokenCache(c.fetchToken, c.now)
 	return c, nil
 }
 
@@ -195,8 +180,8 @@ func (c *Client) fetchToken(ctx context.Context) (providers.Token, error) {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
-	start := c.now()
-	resp, rbody, err := providers.Do(c.http, req)
+	start := c.conn.Now()
+	resp, rbody, err := providers.Do(c.conn.HTTP, req)
 	if cerr := providers.Classify(batch.KiotaPay, "token", resp, rbody, err); cerr != nil {
 		pe := cerr.(*providers.Error)
 		pe.Kind = batch.ErrTransient
@@ -213,40 +198,6 @@ func (c *Client) fetchToken(ctx context.Context) (providers.Token, error) {
 		return providers.Token{}, c.fail(batch.ErrTransient, "token", "", err)
 	}
 	return tok, nil
-}
-
-// authorized sends a request with a bearer token, and once more with a new
-// token after a 401 (which proves nothing ran). beforeRetry, if set, runs
-// before that resend; its error ends the call as "not sent".
-func (c *Client) authorized(ctx context.Context, build func() (*http.Request, error), beforeRetry func() error) (*http.Response, []byte, error) {
-	var resp *http.Response
-	var body []byte
-	var err error
-	stale := ""
-	for attempt := 0; attempt < 2; attempt++ {
-		tok, terr := c.tokens.Get(ctx, stale)
-		if terr != nil {
-			return nil, nil, terr
-		}
-		if attempt > 0 && beforeRetry != nil {
-			if err := beforeRetry(); err != nil {
-				return nil, nil, err
-			}
-		}
-		req, berr := build()
-		if berr != nil {
-			return nil, nil, berr
-		}
-		req.Header.Set("Authorization", "Bearer "+tok)
-		req.Header.Set("Accept", "application/json")
-		resp, body, err = providers.Do(c.http, req)
-		if resp == nil || resp.StatusCode != http.StatusUnauthorized {
-			break
-		}
-		c.log.DebugContext(ctx, "kiotapay 401; refreshing the token", "path", req.URL.Path, "attempt", attempt+1)
-		stale = tok
-	}
-	return resp, body, err
 }
 
 // sendMoneyRequest is the send-money body, keys in the order of the docs.
@@ -406,10 +357,10 @@ func (c *Client) Send(ctx context.Context, chunk batch.Chunk) (batch.Accepted, e
 		return c.fail(batch.ErrTransient, "send", "not sent: waiting for the rate limit", err)
 	}
 	// Get the token first, so that the request leaves right after its turn.
-	if _, err := c.tokens.Get(ctx, ""); err != nil {
+	if _, err := c.conn.Tokens.Get(ctx, ""); err != nil {
 		return batch.Accepted{}, err
 	}
-	resp, rbody, err := c.authorized(ctx, func() (*http.Request, error) {
+	resp, rbody, err := c.conn.Authorized(ctx, func() (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+c.prefix+"/send-money", bytes.NewReader(body))
 		if err != nil {
 			return nil, c.fail(batch.ErrRejected, "send", "build request", err)
@@ -451,7 +402,7 @@ func (c *Client) Send(ctx context.Context, chunk batch.Chunk) (batch.Accepted, e
 	if strings.TrimSpace(d.RequestID) == "" {
 		return unknown("accepted without a requestId: the payout cannot be tracked", nil)
 	}
-	c.log.DebugContext(ctx, "kiotapay send-money accepted", "line", line.Reference, "phone", line.Dest.Phone, "request_id", d.RequestID)
+	c.conn.Log.DebugContext(ctx, "kiotapay send-money accepted", "line", line.Reference, "phone", line.Dest.Phone, "request_id", d.RequestID)
 	return batch.Accepted{Reference: d.RequestID}, nil
 }
 
@@ -489,7 +440,7 @@ func (c *Client) get(ctx context.Context, op, path string, query url.Values, out
 	if len(query) > 0 {
 		target += "?" + query.Encode()
 	}
-	resp, body, err := c.authorized(ctx, func() (*http.Request, error) {
+	resp, body, err := c.conn.Authorized(ctx, func() (*http.Request, error) {
 		return http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	}, nil)
 	if cerr := providers.Classify(batch.KiotaPay, op, resp, body, err); cerr != nil {
@@ -579,7 +530,7 @@ func (c *Client) Poll(ctx context.Context, requestID string) ([]batch.Result, er
 		if rec, err := c.Single(ctx, requestID); err == nil {
 			r.Receipt = rec.TransactionReceipt
 		} else {
-			c.log.DebugContext(ctx, "kiotapay receipt lookup failed", "request_id", requestID, "err", err)
+			c.conn.Log.DebugContext(ctx, "kiotapay receipt lookup failed", "request_id", requestID, "err", err)
 		}
 	case batch.StateFailed:
 		r.Reason = "KiotaPay status " + s.Status

@@ -76,24 +76,14 @@ type Config struct {
 // Client is a Kopo Kopo K2 Connect send_money client. It implements
 // batch.Sender and batch.Poller. It is safe for concurrent use.
 type Client struct {
-	base   *url.URL
-	cfg    Config
-	http   *http.Client
-	now    func() time.Time
-	log    *slog.Logger
-	tokens *providers.TokenCache
+	conn *providers.Conn
+	base *url.URL
+	cfg  Config
 }
 
 // New returns a client for cfg. It checks the configuration but makes no
 // request.
 func New(cfg Config) (*Client, error) {
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = DefaultBaseURL
-	}
-	base, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
-	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return nil, fmt.Errorf("kopokopo: base URL %q must be an absolute http(s) URL", cfg.BaseURL)
-	}
 	if cfg.ClientID == "" || cfg.ClientSecret == "" {
 		return nil, errors.New("kopokopo: client ID and client secret are required")
 	}
@@ -111,17 +101,13 @@ func New(cfg Config) (*Client, error) {
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = DefaultUserAgent
 	}
-	c := &Client{base: base, cfg: cfg, http: cfg.HTTPClient, now: cfg.Now, log: cfg.Logger}
-	if c.http == nil {
-		c.http = providers.NewHTTPClient(0)
+	c := &Client{cfg: cfg}
+	conn, err := providers.NewConn("kopokopo", cfg.BaseURL, DefaultBaseURL, cfg.HTTPClient, cfg.Now, cfg.Logger, c.fetchToken)
+	if err != nil {
+		return nil, err
 	}
-	if c.now == nil {
-		c.now = time.Now
-	}
-	if c.log == nil {
-		c.log = slog.New(slog.DiscardHandler)
-	}
-	c.tokens = providers.NewTokenCache(c.fetchToken, c.now)
+	conn.Header.Set("User-Agent", cfg.UserAgent)
+	c.conn, c.base = conn, conn.Base
 	return c, nil
 }
 
@@ -182,8 +168,8 @@ func (c *Client) fetchToken(ctx context.Context) (providers.Token, error) {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.cfg.UserAgent)
-	start := c.now()
-	resp, body, err := providers.Do(c.http, req)
+	start := c.conn.Now()
+	resp, body, err := providers.Do(c.conn.HTTP, req)
 	if cerr := providers.Classify(batch.KopoKopo, "token", resp, body, err); cerr != nil {
 		pe := cerr.(*providers.Error)
 		pe.Kind = batch.ErrTransient // nothing was paid whatever the token endpoint said
@@ -199,38 +185,8 @@ func (c *Client) fetchToken(ctx context.Context) (providers.Token, error) {
 	if err != nil {
 		return providers.Token{}, c.fail(batch.ErrTransient, "token", "", err)
 	}
-	c.log.DebugContext(ctx, "kopokopo token", "refresh_at", tok.RefreshAt)
+	c.conn.Log.DebugContext(ctx, "kopokopo token", "refresh_at", tok.RefreshAt)
 	return tok, nil
-}
-
-// authorized sends a request built by build with a bearer token. On a 401
-// it gets a new token and sends the request once more (a 401 proves
-// nothing ran). It returns the last exchange.
-func (c *Client) authorized(ctx context.Context, build func() (*http.Request, error)) (*http.Response, []byte, error) {
-	var resp *http.Response
-	var body []byte
-	var err error
-	stale := ""
-	for attempt := 0; attempt < 2; attempt++ {
-		tok, terr := c.tokens.Get(ctx, stale)
-		if terr != nil {
-			return nil, nil, terr
-		}
-		req, berr := build()
-		if berr != nil {
-			return nil, nil, berr
-		}
-		req.Header.Set("Authorization", "Bearer "+tok)
-		req.Header.Set("Accept", "application/json")
-		req.Header.Set("User-Agent", c.cfg.UserAgent)
-		resp, body, err = providers.Do(c.http, req)
-		if resp == nil || resp.StatusCode != http.StatusUnauthorized {
-			break
-		}
-		c.log.DebugContext(ctx, "kopokopo 401; refreshing the token", "path", req.URL.Path, "attempt", attempt+1)
-		stale = tok
-	}
-	return resp, body, err
 }
 
 // Send posts the chunk as one send_money request: exactly one attempt
@@ -247,14 +203,14 @@ func (c *Client) Send(ctx context.Context, chunk batch.Chunk) (batch.Accepted, e
 	if err != nil {
 		return batch.Accepted{}, c.fail(batch.ErrRejected, "send", "encode request", err)
 	}
-	resp, rbody, err := c.authorized(ctx, func() (*http.Request, error) {
+	resp, rbody, err := c.conn.Authorized(ctx, func() (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint("/api/v2/send_money"), bytes.NewReader(body))
 		if err != nil {
 			return nil, c.fail(batch.ErrRejected, "send", "build request", err)
 		}
 		req.Header.Set("Content-Type", "application/json")
 		return req, nil
-	})
+	}, nil)
 	if cerr := providers.Classify(batch.KopoKopo, "send", resp, rbody, err); cerr != nil {
 		return batch.Accepted{}, cerr
 	}
@@ -271,7 +227,7 @@ func (c *Client) Send(ctx context.Context, chunk batch.Chunk) (batch.Accepted, e
 	if u, perr := resp.Request.URL.Parse(loc); perr == nil {
 		loc = u.String()
 	}
-	c.log.DebugContext(ctx, "kopokopo send_money accepted", "lines", len(chunk.Lines), "location", loc)
+	c.conn.Log.DebugContext(ctx, "kopokopo send_money accepted", "lines", len(chunk.Lines), "location", loc)
 	return batch.Accepted{Reference: loc}, nil
 }
 
@@ -287,9 +243,9 @@ func (c *Client) Poll(ctx context.Context, location string) ([]batch.Result, err
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, c.fail(batch.ErrRejected, "poll", fmt.Sprintf("reference %q is not a status URL", location), err)
 	}
-	resp, body, err := c.authorized(ctx, func() (*http.Request, error) {
+	resp, body, err := c.conn.Authorized(ctx, func() (*http.Request, error) {
 		return http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	})
+	}, nil)
 	if cerr := providers.Classify(batch.KopoKopo, "poll", resp, body, err); cerr != nil {
 		return nil, cerr
 	}
@@ -304,7 +260,7 @@ func (c *Client) Poll(ctx context.Context, location string) ([]batch.Result, err
 		return nil, c.fail(batch.ErrOutcomeUnknown, "poll", "decode document", err)
 	}
 	results := doc.results(location, "poll")
-	c.log.DebugContext(ctx, "kopokopo poll", "status", doc.status(), "results", len(results))
+	c.conn.Log.DebugContext(ctx, "kopokopo poll", "status", doc.status(), "results", len(results))
 	return results, nil
 }
 

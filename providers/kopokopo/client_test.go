@@ -299,7 +299,7 @@ func TestSendRefusedConnection(t *testing.T) {
 	// The token endpoint failed first; the same holds for send_money with a cached token.
 	f := newFake(t, created)
 	c = newTestClient(t, f.srv.URL)
-	if _, err := c.tokens.Get(t.Context(), ""); err != nil {
+	if _, err := c.conn.Tokens.Get(t.Context(), ""); err != nil {
 		t.Fatal(err)
 	}
 	f.srv.Close()

@@ -301,7 +301,7 @@ func knownStatus(status string) bool {
 // Sent, any undocumented value, or Transferred with errors) leaves the
 // line accepted: an undocumented status never means paid.
 func mapStatus(status string, errs json.RawMessage) (batch.State, string) {
-	reason := errorText(errs)
+	reason := providers.Text(errs)
 	switch strings.ToLower(strings.TrimSpace(status)) {
 	case "transferred":
 		if reason != "" {
@@ -315,35 +315,6 @@ func mapStatus(status string, errs json.RawMessage) (batch.State, string) {
 		return batch.StateFailed, reason
 	}
 	return batch.StateAccepted, ""
-}
-
-// errorText flattens a disbursement's errors (null, a string, a list or
-// an object) into one line.
-func errorText(raw json.RawMessage) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) || bytes.Equal(raw, []byte("[]")) ||
-		bytes.Equal(raw, []byte("{}")) || bytes.Equal(raw, []byte(`""`)) {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	var list []json.RawMessage
-	if json.Unmarshal(raw, &list) == nil {
-		parts := make([]string, 0, len(list))
-		for _, it := range list {
-			if t := errorText(it); t != "" {
-				parts = append(parts, t)
-			}
-		}
-		return strings.Join(parts, "; ")
-	}
-	var c bytes.Buffer
-	if json.Compact(&c, raw) == nil {
-		return c.String()
-	}
-	return string(raw)
 }
 
 // ParseResult decodes a send_money result document: a callback body (after
