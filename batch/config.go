@@ -20,14 +20,27 @@ import (
 
 // Config is payroll.toml (DESIGN.md §5). Secrets are never in it: they come
 // from the environment.
+//
+// The domain keeps the rules it enforces: how sheets are read, routing,
+// each provider's chunk size, limits and pacing, settlement and the
+// ledger. What only a provider's wire needs (its base URL, source
+// identifier, environment) is owned by the provider package, and the
+// callback listener by the CLI: they decode their own keys from the same
+// file (LoadConfig's owners).
 type Config struct {
-	Sheet     SheetConfig       `toml:"sheet" json:"sheet"`
-	Routing   map[string]string `toml:"routing" json:"routing"`
-	KopoKopo  KopoKopoConfig    `toml:"kopokopo" json:"kopokopo"`
-	KiotaPay  KiotaPayConfig    `toml:"kiotapay" json:"kiotapay"`
-	Callbacks CallbacksConfig   `toml:"callbacks" json:"callbacks"`
-	Settle    SettleConfig      `toml:"settle" json:"settle"`
-	Ledger    LedgerConfig      `toml:"ledger" json:"ledger"`
+	Sheet    SheetConfig       `toml:"sheet" json:"sheet"`
+	Routing  map[string]string `toml:"routing" json:"routing"`
+	KopoKopo KopoKopoConfig    `toml:"kopokopo" json:"kopokopo"`
+	KiotaPay KiotaPayConfig    `toml:"kiotapay" json:"kiotapay"`
+	Settle   SettleConfig      `toml:"settle" json:"settle"`
+	Ledger   LedgerConfig      `toml:"ledger" json:"ledger"`
+}
+
+// ConfigOwner is a part of payroll.toml decoded by another package: a
+// pointer to a struct with toml tags, holding its defaults, whose Check
+// reports bad values.
+type ConfigOwner interface {
+	Check() error
 }
 
 // SheetConfig is [sheet]: how rows are read and what defaults they get.
@@ -49,28 +62,18 @@ type Limits struct {
 	Max Money `toml:"max" json:"max"`
 }
 
-// KopoKopoConfig is [kopokopo].
+// KopoKopoConfig is the domain's part of [kopokopo].
 type KopoKopoConfig struct {
-	BaseURL          string            `toml:"base_url" json:"base_url"`
-	SourceIdentifier string            `toml:"source_identifier" json:"source_identifier"`
-	MaxDestinations  int               `toml:"max_destinations" json:"max_destinations"`
-	Limits           map[string]Limits `toml:"limits" json:"limits"` // by currency
+	MaxDestinations int               `toml:"max_destinations" json:"max_destinations"`
+	Limits          map[string]Limits `toml:"limits" json:"limits"` // by currency
 }
 
-// KiotaPayConfig is [kiotapay].
+// KiotaPayConfig is the domain's part of [kiotapay].
 type KiotaPayConfig struct {
-	BaseURL          string            `toml:"base_url" json:"base_url"`
-	Environment      string            `toml:"environment" json:"environment"` // "sandbox" or "live"
 	Rate             float64           `toml:"rate" json:"rate"`               // requests per second
 	Burst            int               `toml:"burst" json:"burst"`
 	PerPhoneInterval Duration          `toml:"per_phone_interval" json:"per_phone_interval"`
 	Limits           map[string]Limits `toml:"limits" json:"limits"` // by currency
-}
-
-// CallbacksConfig is [callbacks].
-type CallbacksConfig struct {
-	PublicURL string `toml:"public_url" json:"public_url"`
-	Listen    string `toml:"listen" json:"listen"`
 }
 
 // SettleConfig is [settle].
@@ -131,13 +134,10 @@ func DefaultConfig() Config {
 		},
 		Routing: map[string]string{"KES": "kopokopo", "TZS": "kiotapay"},
 		KopoKopo: KopoKopoConfig{
-			BaseURL:         "https://api.kopokopo.com",
 			MaxDestinations: 50,
 			Limits:          map[string]Limits{"KES": {Min: MoneyFromUnits(10), Max: MoneyFromUnits(250_000)}},
 		},
 		KiotaPay: KiotaPayConfig{
-			BaseURL:          "https://api.kiotapay.co",
-			Environment:      "sandbox",
 			Rate:             5,
 			Burst:            5,
 			PerPhoneInterval: Duration{2 * time.Minute},
@@ -146,7 +146,6 @@ func DefaultConfig() Config {
 				"TZS": {Min: MoneyFromUnits(1000)},
 			},
 		},
-		Callbacks: CallbacksConfig{Listen: "127.0.0.1:8080"},
 		Settle:    SettleConfig{PollInterval: Duration{30 * time.Second}},
 		Ledger:    LedgerConfig{Path: "payroll.db", DuplicateWindow: Duration{25 * 24 * time.Hour}},
 	}
@@ -157,16 +156,18 @@ var ErrConfig = errors.New("config")
 
 // LoadConfig reads a payroll.toml over the defaults. Unknown keys are an
 // error that names each key; so are invalid values.
-func LoadConfig(path string) (Config, error) {
+// Each owner decodes its own keys from the same file; a key is unknown
+// when neither the domain nor any owner decodes it.
+func LoadConfig(path string, owners ...ConfigOwner) (Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	return ParseConfig(path, b)
+	return ParseConfig(path, b, owners...)
 }
 
 // ParseConfig is LoadConfig on bytes; name is used in messages.
-func ParseConfig(name string, b []byte) (Config, error) {
+func ParseConfig(name string, b []byte, owners ...ConfigOwner) (Config, error) {
 	cfg := DefaultConfig()
 	// Maps given in the file replace the defaults rather than merge, so a
 	// file's [routing] is the whole routing table.
@@ -189,12 +190,41 @@ func ParseConfig(name string, b []byte) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("%w: %s: %w", ErrConfig, name, err)
 	}
-	if und := md.Undecoded(); len(und) > 0 {
-		keys := make([]string, len(und))
-		for i, k := range und {
-			keys[i] = k.String()
+	unknown := map[string]bool{}
+	for _, k := range md.Undecoded() {
+		unknown[k.String()] = true
+	}
+	var ownerErrs []error
+	for _, o := range owners {
+		omd, err := toml.NewDecoder(bytes.NewReader(b)).Decode(o)
+		if err != nil {
+			return Config{}, fmt.Errorf("%w: %s: %w", ErrConfig, name, err)
 		}
-		return Config{}, fmt.Errorf("%w: %s: unknown key %s", ErrConfig, name, strings.Join(keys, ", "))
+		left := map[string]bool{}
+		for _, k := range omd.Undecoded() {
+			left[k.String()] = true
+		}
+		for k := range unknown {
+			if !left[k] {
+				delete(unknown, k)
+			}
+		}
+		ownerErrs = append(ownerErrs, o.Check())
+	}
+	if len(unknown) > 0 {
+		keys := slices.Sorted(maps.Keys(unknown))
+		var tables []string
+		for _, k := range keys {
+			// A table is "unknown" when only some of its keys are decoded
+			// elsewhere; name its keys, not the table.
+			if !slices.ContainsFunc(keys, func(o string) bool { return strings.HasPrefix(o, k+".") }) {
+				tables = append(tables, k)
+			}
+		}
+		return Config{}, fmt.Errorf("%w: %s: unknown key %s", ErrConfig, name, strings.Join(tables, ", "))
+	}
+	if err := errors.Join(ownerErrs...); err != nil {
+		return Config{}, fmt.Errorf("%w: %s: %w", ErrConfig, name, err)
 	}
 	// A file's limits override the defaults per currency and per field:
 	// [kopokopo.limits.KES] with only min keeps the default max, and
@@ -313,9 +343,6 @@ func (c *Config) Check() error {
 			}
 		}
 	}
-	if c.KiotaPay.Environment != "sandbox" && c.KiotaPay.Environment != "live" {
-		bad("kiotapay.environment", "must be \"sandbox\" or \"live\"")
-	}
 	if !(c.KiotaPay.Rate > 0) {
 		bad("kiotapay.rate", "must be positive")
 	}
@@ -365,8 +392,7 @@ func (c *Config) Fingerprint() string {
 		Routing  map[string]string
 		K2Limits map[string]Limits
 		KPLimits map[string]Limits
-		Source   string
-	}{c.Sheet, c.Routing, c.KopoKopo.Limits, c.KiotaPay.Limits, c.KopoKopo.SourceIdentifier}
+	}{c.Sheet, c.Routing, c.KopoKopo.Limits, c.KiotaPay.Limits}
 	b, _ := json.Marshal(v) // maps marshal in key order
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])

@@ -11,6 +11,44 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
+// wireOwner stands for the settings other packages own (the providers'
+// base URLs, source identifier and environment; the callback listener):
+// their keys are known, and their Check runs.
+type wireOwner struct {
+	KopoKopo struct {
+		BaseURL          string `toml:"base_url"`
+		SourceIdentifier string `toml:"source_identifier"`
+	} `toml:"kopokopo"`
+	KiotaPay struct {
+		BaseURL     string `toml:"base_url"`
+		Environment string `toml:"environment"`
+	} `toml:"kiotapay"`
+	Callbacks struct {
+		PublicURL string `toml:"public_url"`
+		Listen    string `toml:"listen"`
+	} `toml:"callbacks"`
+}
+
+func (w *wireOwner) Check() error {
+	if e := w.KiotaPay.Environment; e != "" && e != "sandbox" && e != "live" {
+		return errors.New("kiotapay.environment: must be sandbox or live")
+	}
+	return nil
+}
+
+// Without its owner a key of another package is unknown.
+func TestParseConfigOwners(t *testing.T) {
+	doc := "[kopokopo]\nbase_url = \"https://x\"\nmax_destinations = 10\n"
+	if _, err := ParseConfig("pay.toml", []byte(doc)); err == nil || !strings.Contains(err.Error(), "kopokopo.base_url") {
+		t.Errorf("no owner: %v, want kopokopo.base_url unknown", err)
+	}
+	var w wireOwner
+	c, err := ParseConfig("pay.toml", []byte(doc), &w)
+	if err != nil || w.KopoKopo.BaseURL != "https://x" || c.KopoKopo.MaxDestinations != 10 {
+		t.Errorf("with its owner: %v, base %q, max %d", err, w.KopoKopo.BaseURL, c.KopoKopo.MaxDestinations)
+	}
+}
+
 func TestParseConfig(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -31,7 +69,7 @@ func TestParseConfig(t *testing.T) {
 			name: "sample payroll.toml",
 			doc:  mustRead(t, "../samples/payroll.toml"),
 			check: func(t *testing.T, c Config) {
-				if c.Sheet.Columns["amount"] != "Net Pay" || c.KopoKopo.SourceIdentifier != "4321" || c.Ledger.DuplicateWindow.Duration != 25*24*time.Hour {
+				if c.Sheet.Columns["amount"] != "Net Pay" || c.KopoKopo.MaxDestinations != 50 || c.Ledger.DuplicateWindow.Duration != 25*24*time.Hour {
 					t.Errorf("got %+v", c)
 				}
 			},
@@ -120,7 +158,8 @@ func TestParseConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := ParseConfig("pay.toml", []byte(tt.doc))
+			var w wireOwner
+			c, err := ParseConfig("pay.toml", []byte(tt.doc), &w)
 			if len(tt.wantErr) > 0 {
 				if err == nil {
 					t.Fatalf("ParseConfig accepted %q", tt.doc)
@@ -147,7 +186,7 @@ func TestLoadConfig(t *testing.T) {
 	if _, err := LoadConfig(filepath.Join(t.TempDir(), "missing.toml")); !errors.Is(err, ErrConfig) || !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("LoadConfig(missing) = %v, want ErrConfig wrapping ErrNotExist", err)
 	}
-	c, err := LoadConfig("../samples/payroll.toml")
+	c, err := LoadConfig("../samples/payroll.toml", &wireOwner{})
 	if err != nil {
 		t.Fatal(err)
 	}

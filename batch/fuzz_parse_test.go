@@ -25,12 +25,12 @@ func FuzzParseConfig(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if _, err := ParseConfig("f.toml", b); err != nil && !errors.Is(err, ErrConfig) {
+		if _, err := ParseConfig("f.toml", b, &wireOwner{}); err != nil && !errors.Is(err, ErrConfig) {
 			t.Fatalf("error without ErrConfig: %v", err)
 		}
 		// An unknown key on a line of its own before the document.
 		for _, prefix := range []string{"zz_unknown_key = 1\n", "[kopokopo]\nzz_unknown_key = 1\n", "[zz_unknown_table]\nx = 1\n"} {
-			if _, err := ParseConfig("f.toml", append([]byte(prefix), b...)); err == nil {
+			if _, err := ParseConfig("f.toml", append([]byte(prefix), b...), &wireOwner{}); err == nil {
 				t.Fatalf("unknown key accepted: %q", prefix+string(b))
 			} else if !errors.Is(err, ErrConfig) {
 				t.Fatalf("error without ErrConfig: %v", err)

@@ -124,7 +124,7 @@ func runRun(ctx context.Context, o runOptions, g *globalOptions, path string) er
 		return err
 	}
 	defer db.Close()
-	if err := checkListener(ctx, cfg, o.sandbox, providers); err != nil {
+	if err := checkListener(ctx, g.set.cb, o.sandbox, providers); err != nil {
 		return err
 	}
 	if derived {

@@ -202,11 +202,11 @@ func (h *harness) writeSheetHeader(name string, header []string, rows []row) str
 // state a SIGTERM before the first request leaves.
 func (h *harness) importOnly(path string) {
 	h.t.Helper()
-	cfg, err := batch.LoadConfig(h.cfg)
+	cfg, err := (&globalOptions{configPath: h.cfg}).loadConfig()
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	v, err := batch.ValidateFile(context.Background(), path, &cfg, "")
+	v, err := batch.ValidateFile(context.Background(), path, cfg, "")
 	if err != nil || !v.OK() {
 		h.t.Fatalf("validate: %v %v", err, v.Errors)
 	}

@@ -22,7 +22,7 @@ import (
 // leaves no batch behind.
 func preflight(ctx context.Context, g *globalOptions, cfg *batch.Config, sandbox bool, used map[batch.ProviderName]bool, batchID string, inputs []string) error {
 	if !sandbox && len(used) > 0 {
-		if _, err := providerSecrets(cfg, used); err != nil {
+		if _, err := providerSecrets(g.set.cb, used); err != nil {
 			return err
 		}
 	}
@@ -32,21 +32,21 @@ func preflight(ctx context.Context, g *globalOptions, cfg *batch.Config, sandbox
 // checkListener is the last pre-flight check, made once the ledger's lock
 // is held (so that an overlapping run says "ledger busy", not that the
 // port is taken): the callback listener can bind.
-func checkListener(ctx context.Context, cfg *batch.Config, sandbox bool, used map[batch.ProviderName]bool) error {
+func checkListener(ctx context.Context, cb callbackSettings, sandbox bool, used map[batch.ProviderName]bool) error {
 	if sandbox || len(used) == 0 {
 		return nil
 	}
 	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", cfg.Callbacks.Listen)
+	ln, err := lc.Listen(ctx, "tcp", cb.Callbacks.Listen)
 	if err != nil {
-		return fmt.Errorf("pre-flight: callbacks: cannot listen on %s (callbacks.listen): %w; nothing was imported or sent", cfg.Callbacks.Listen, err)
+		return fmt.Errorf("pre-flight: callbacks: cannot listen on %s (callbacks.listen): %w; nothing was imported or sent", cb.Callbacks.Listen, err)
 	}
 	return ln.Close()
 }
 
 // providerSecrets reads the credentials of the providers in use and
 // checks that callbacks.public_url is set.
-func providerSecrets(cfg *batch.Config, used map[batch.ProviderName]bool) (providers.Credentials, error) {
+func providerSecrets(cb callbackSettings, used map[batch.ProviderName]bool) (providers.Credentials, error) {
 	c, err := providers.LoadCredentials()
 	if err != nil {
 		return c, withCode(exitUsage, err)
@@ -54,7 +54,7 @@ func providerSecrets(cfg *batch.Config, used map[batch.ProviderName]bool) (provi
 	if m := c.Missing(used); len(m) > 0 {
 		return c, usageErrorf("missing credentials in the environment: %s (or NAME_FILE naming a 0600 file; --sandbox needs none)", strings.Join(m, ", "))
 	}
-	if cfg.Callbacks.PublicURL == "" {
+	if cb.Callbacks.PublicURL == "" {
 		return c, usageErrorf("callbacks.public_url is required: both providers POST results to it (see README)")
 	}
 	return c, nil

@@ -11,6 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"payroll/batch"
+	"payroll/providers/kiotapay"
+	"payroll/providers/kopokopo"
 )
 
 // version is stamped by the Makefile with -ldflags "-X main.version=…".
@@ -29,10 +31,37 @@ type globalOptions struct {
 	stderr io.Writer
 
 	log *slog.Logger // made once, on first use
+	set settings     // the config's non-domain settings (loadConfig)
+}
+
+// settings are the parts of payroll.toml that the domain does not own:
+// the providers' wire settings and the callback listener.
+type settings struct {
+	k2 kopokopo.Settings
+	kp kiotapay.Settings
+	cb callbackSettings
+}
+
+// callbackSettings is [callbacks]: where providers call back, and where
+// this process listens.
+type callbackSettings struct {
+	Callbacks struct {
+		PublicURL string `toml:"public_url"`
+		Listen    string `toml:"listen"`
+	} `toml:"callbacks"`
+}
+
+func (c *callbackSettings) Check() error { return nil }
+
+func defaultSettings() settings {
+	s := settings{k2: kopokopo.DefaultSettings(), kp: kiotapay.DefaultSettings()}
+	s.cb.Callbacks.Listen = "127.0.0.1:8080"
+	return s
 }
 
 // loadConfig reads --config, or ./payroll.toml if it exists, or the
-// defaults.
+// defaults: the domain's config, returned, and the other settings, kept
+// in g.set.
 func (g *globalOptions) loadConfig() (*batch.Config, error) {
 	path := g.configPath
 	if path == "" {
@@ -40,11 +69,12 @@ func (g *globalOptions) loadConfig() (*batch.Config, error) {
 			path = "payroll.toml"
 		}
 	}
+	g.set = defaultSettings()
 	if path == "" {
 		cfg := batch.DefaultConfig()
 		return &cfg, nil
 	}
-	cfg, err := batch.LoadConfig(path)
+	cfg, err := batch.LoadConfig(path, &g.set.k2, &g.set.kp, &g.set.cb)
 	if err != nil {
 		return nil, err
 	}

@@ -78,9 +78,9 @@ type engine struct {
 // generated credentials, and the config's URLs are replaced by theirs.
 func startEngine(ctx context.Context, g *globalOptions, cfg *batch.Config, db *ledger.DB, used map[batch.ProviderName]bool, useSandbox bool) (*engine, error) {
 	e := &engine{cfg: cfg, db: db, log: g.logger()}
-	k2Base, kpBase := cfg.KopoKopo.BaseURL, cfg.KiotaPay.BaseURL
-	kpEnv := cfg.KiotaPay.Environment
-	listen, public := cfg.Callbacks.Listen, cfg.Callbacks.PublicURL
+	k2Base, kpBase := g.set.k2.KopoKopo.BaseURL, g.set.kp.KiotaPay.BaseURL
+	kpEnv := g.set.kp.KiotaPay.Environment
+	listen, public := g.set.cb.Callbacks.Listen, g.set.cb.Callbacks.PublicURL
 	if useSandbox {
 		opts := sandbox.Options{Seed: uint64(time.Now().UnixNano()), ProcessingDelay: 300 * time.Millisecond}
 		e.sb = sandbox.New(opts)
@@ -95,7 +95,7 @@ func startEngine(ctx context.Context, g *globalOptions, cfg *batch.Config, db *l
 		listen, public = "127.0.0.1:0", ""
 		e.log.Info("sandbox started: no real provider is called", "url", base)
 	} else {
-		s, err := providerSecrets(cfg, used)
+		s, err := providerSecrets(g.set.cb, used)
 		if err != nil {
 			return nil, err
 		}
@@ -125,7 +125,7 @@ func startEngine(ctx context.Context, g *globalOptions, cfg *batch.Config, db *l
 	if used[batch.KopoKopo] {
 		e.k2, err = kopokopo.New(kopokopo.Config{
 			BaseURL: k2Base, ClientID: e.secrets.KopoKopoClientID, ClientSecret: e.secrets.KopoKopoClientSecret,
-			APIKey: e.secrets.KopoKopoAPIKey, SourceIdentifier: cfg.KopoKopo.SourceIdentifier,
+			APIKey: e.secrets.KopoKopoAPIKey, SourceIdentifier: g.set.k2.KopoKopo.SourceIdentifier,
 			CallbackURL: cb.kopokopoURL(), UserAgent: "payroll/" + version, Logger: e.log,
 		})
 		if err != nil {
