@@ -70,7 +70,7 @@ type KopoKopoConfig struct {
 
 // KiotaPayConfig is the domain's part of [kiotapay].
 type KiotaPayConfig struct {
-	Rate             float64           `toml:"rate" json:"rate"`               // requests per second
+	Rate             float64           `toml:"rate" json:"rate"` // requests per second
 	Burst            int               `toml:"burst" json:"burst"`
 	PerPhoneInterval Duration          `toml:"per_phone_interval" json:"per_phone_interval"`
 	Limits           map[string]Limits `toml:"limits" json:"limits"` // by currency
@@ -146,8 +146,8 @@ func DefaultConfig() Config {
 				"TZS": {Min: MoneyFromUnits(1000)},
 			},
 		},
-		Settle:    SettleConfig{PollInterval: Duration{30 * time.Second}},
-		Ledger:    LedgerConfig{Path: "payroll.db", DuplicateWindow: Duration{25 * 24 * time.Hour}},
+		Settle: SettleConfig{PollInterval: Duration{30 * time.Second}},
+		Ledger: LedgerConfig{Path: "payroll.db", DuplicateWindow: Duration{25 * 24 * time.Hour}},
 	}
 }
 
