@@ -218,7 +218,7 @@ func crashScenario(dir string) error {
 		for _, r := range unknown {
 			a := r.Current().ID
 			paid := sent[[2]string{a, r.Ref}] && providerPays(r.Line.Provider, a, r.Ref)
-			if err := db.Resolve(ctx, crashBatch, r.Ref, paid, "checked the provider"); err != nil {
+			if _, err := db.Resolve(ctx, crashBatch, r.Ref, paid, "", "checked the provider"); err != nil {
 				return err
 			}
 		}

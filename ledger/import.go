@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -19,7 +20,14 @@ type ImportSpec struct {
 	File              string // the sheet's file name, for the report
 	SheetHash         string // sha256 hex of the sheet's bytes
 	ConfigFingerprint string // of the config that validated the sheet
+	// Derived: BatchID was made from File's name, not given (--batch). A
+	// derived ID that belongs to a batch imported from another file name
+	// is refused with ErrOtherFile rather than merged (DESIGN.md §3).
+	Derived bool
 }
+
+// ErrOtherFile means a derived batch ID names a batch of another file.
+var ErrOtherFile = errors.New("the batch was imported from another file; pass --batch")
 
 type importItem struct {
 	ref  string
@@ -105,6 +113,9 @@ func (db *DB) Import(ctx context.Context, spec ImportSpec, lines []batch.Line, i
 	err := db.update(ctx, "import", func(t *txn) error {
 		rep = batch.ImportReport{BatchID: spec.BatchID}
 		b, err := t.batch(spec.BatchID)
+		if err == nil && spec.Derived && b.meta.File != spec.File {
+			return fmt.Errorf("batch %s was imported from %s, not %s: %w", spec.BatchID, b.meta.File, spec.File, ErrOtherFile)
+		}
 		if err != nil {
 			if b, err = t.createBatch(spec.BatchID); err != nil {
 				return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -175,18 +176,22 @@ func attemptOf(r *LineRecord, providerRef string) string {
 	return ""
 }
 
-// Resolve records an operator's decision on an unknown line: paid or
-// failed, with a note that goes into the event log ("operator: <note>").
-// Resolving a line to the state it already has is a no-op.
-func (db *DB) Resolve(ctx context.Context, batchID, ref string, paid bool, note string) error {
+// Resolve records an operator's decision on an unknown line: paid (with
+// the provider's receipt when known) or failed, with a note that goes into
+// the event log ("operator: <note>"). It reports whether the line changed:
+// resolving a line to the state it already has changes nothing; any other
+// line that is not unknown is refused with ErrTransition.
+func (db *DB) Resolve(ctx context.Context, batchID, ref string, paid bool, receipt, note string) (bool, error) {
 	if note == "" {
-		return fmt.Errorf("ledger: resolve %s/%s: a note is required: %w", batchID, ref, ErrInput)
+		return false, fmt.Errorf("ledger: resolve %s/%s: a note is required: %w", batchID, ref, ErrInput)
 	}
 	to := batch.StateFailed
 	if paid {
 		to = batch.StatePaid
 	}
+	var changed bool
 	err := db.update(ctx, "resolve", func(t *txn) error {
+		changed = false
 		b, err := t.batch(batchID)
 		if err != nil {
 			return err
@@ -206,16 +211,50 @@ func (db *DB) Resolve(ctx context.Context, batchID, ref string, paid bool, note 
 			ev.Attempt = a.ID
 			a.Result = to
 		}
-		if !paid {
+		if paid {
+			r.Receipt = receipt
+			if receipt != "" {
+				ev.Note = "receipt " + receipt
+			}
+		} else {
 			r.FailureReason = "operator: " + note
 		}
 		r.addFlag(FlagResolvedByOperator)
+		changed = true
 		return t.move(b, r, to, trOperator, ev)
 	})
 	if err != nil {
-		return fmt.Errorf("ledger: resolve %s/%s: %w", batchID, ref, err)
+		return false, fmt.Errorf("ledger: resolve %s/%s: %w", batchID, ref, err)
 	}
-	return nil
+	return changed, nil
+}
+
+// CheckDecisions says, for each decision, whether it can be recorded:
+// only a line whose outcome is unknown takes an operator's decision.
+func (db *DB) CheckDecisions(ctx context.Context, batchID string, ds []batch.Decision) ([]batch.DecisionCheck, error) {
+	out := make([]batch.DecisionCheck, len(ds))
+	err := db.view(func(t *txn) error {
+		b, err := t.batch(batchID)
+		if err != nil {
+			return err
+		}
+		for i, d := range ds {
+			c := batch.DecisionCheck{Decision: d}
+			switch r, err := t.get(b, d.Reference); {
+			case errors.Is(err, ErrNotFound):
+				c.Why = "no such line"
+			case err != nil:
+				return err
+			case r.State != batch.StateUnknown:
+				c.State, c.Why = r.State, "only unknown lines are resolved"
+			default:
+				c.State, c.OK = r.State, true
+			}
+			out[i] = c
+		}
+		return nil
+	})
+	return out, err
 }
 
 // Retry moves the batch's conclusively failed lines back to pending so

@@ -145,7 +145,7 @@ func TestTransitionsAPI(t *testing.T) {
 					}
 					_, err = db.Settle(ctx, []batch.Result{{Provider: batch.KopoKopo, Reference: "loc-1", Identity: l.Dest.Identity(), Amount: l.Amount, Status: st, Source: "poll"}})
 				case "resolve-paid", "resolve-failed":
-					err = db.Resolve(ctx, "b", ref0, op == "resolve-paid", "checked the provider portal")
+					_, err = db.Resolve(ctx, "b", ref0, op == "resolve-paid", "", "checked the provider portal")
 				case "retry":
 					_, err = db.Retry(ctx, "b")
 				}

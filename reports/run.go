@@ -108,3 +108,17 @@ func Shorten(s string, n int) string {
 	}
 	return string(r[:n-1]) + "…"
 }
+
+// WriteDecisions shows decisions before they are recorded: each beside the
+// line's state now, refused ones saying why.
+func WriteDecisions(w io.Writer, cs []batch.DecisionCheck) {
+	t := NewTable("  ", "row", "reference", "now", "decision", "receipt", "note").AlignRight(0)
+	for _, c := range cs {
+		now := string(c.State)
+		if !c.OK {
+			now = strings.TrimPrefix(now+": ", ": ") + "refused, " + c.Why
+		}
+		t.Add(strconv.Itoa(c.Row), c.Reference, now, c.Outcome, c.Receipt, Shorten(c.Note, 40))
+	}
+	t.Write(w)
+}

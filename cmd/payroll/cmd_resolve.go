@@ -4,39 +4,65 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"payroll/batch"
 	"payroll/ledger"
+	"payroll/reports"
 )
 
 type resolveOptions struct {
 	paid, failed bool
+	receipt      string
 	note         string
+	from         string
+	yes          bool
 }
 
 func newResolveCommand(g *globalOptions) *cobra.Command {
 	var o resolveOptions
 	cmd := &cobra.Command{
-		Use:   "resolve BATCH REF --paid|--failed --note TEXT",
-		Short: "Record an operator's decision on a line whose outcome is unknown",
-		Long: `resolve settles a line in state unknown after you checked with the provider
-whether it was paid: --paid or --failed, with a note saying how you know
-(recorded in the batch's event log). A line resolved --failed can then be sent
-again with payroll retry. Only unknown lines can be resolved.`,
-		Example: `  payroll resolve payroll-2026-11 EMP0007 --paid --note "K2 dashboard shows QCL160124A7"
-  payroll resolve payroll-2026-11 EMP0012 --failed --note "not in KiotaPay send-money/all on 2026-11-24"`,
-		Args: cobra.ExactArgs(2),
+		Use:   "resolve BATCH [REF --paid|--failed --note TEXT | --from FILE]",
+		Short: "Record operators' decisions on lines whose outcome is unknown",
+		Long: `resolve settles lines in state unknown after you checked with the provider
+whether they were paid. One line: REF with --paid or --failed and a --note
+saying how you know (--receipt for the provider's receipt). Many lines:
+--from FILE, a CSV with the columns reference, outcome (paid or failed),
+receipt and note; resolve shows what it will record, refuses lines that are
+not unknown, and asks before recording (unless --yes). Each decision is an
+event in the batch's log. A line resolved failed can be sent again with
+payroll retry.`,
+		Example: `  payroll resolve payroll-2026-11 EMP0007 --paid --receipt QCL160124A7 --note "K2 dashboard"
+  payroll resolve payroll-2026-11 EMP0012 --failed --note "not in KiotaPay send-money/all on 2026-11-24"
+  payroll resolve payroll-2026-11 --from decisions.csv`,
+		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.from != "" {
+				if len(args) != 1 || o.paid || o.failed {
+					return usageErrorf("--from takes the batch only: the file has the references and outcomes")
+				}
+				return runResolveFrom(cmd.Context(), o, g, args[0])
+			}
+			if len(args) != 2 {
+				return usageErrorf("give a line's reference, or --from FILE")
+			}
 			return runResolve(cmd.Context(), o, g, args[0], args[1])
 		},
 	}
-	cmd.Flags().BoolVar(&o.paid, "paid", false, "the provider paid it")
-	cmd.Flags().BoolVar(&o.failed, "failed", false, "the provider did not pay it")
-	cmd.Flags().StringVar(&o.note, "note", "", "how you know (required)")
+	f := cmd.Flags()
+	f.BoolVar(&o.paid, "paid", false, "the provider paid it")
+	f.BoolVar(&o.failed, "failed", false, "the provider did not pay it")
+	f.StringVar(&o.receipt, "receipt", "", "the provider's receipt, for --paid")
+	f.StringVar(&o.note, "note", "", "how you know (required)")
+	f.StringVar(&o.from, "from", "", "CSV of decisions: reference, outcome, receipt, note")
+	f.BoolVarP(&o.yes, "yes", "y", false, "with --from: do not ask for confirmation")
 	return cmd
 }
+
+// runResolve records one decision given on the command line.
 func runResolve(ctx context.Context, o resolveOptions, g *globalOptions, id, ref string) error {
 	if o.paid == o.failed {
 		return usageErrorf("give exactly one of --paid or --failed")
@@ -49,19 +75,73 @@ func runResolve(ctx context.Context, o resolveOptions, g *globalOptions, id, ref
 		return err
 	}
 	defer db.Close()
-	if err := db.Resolve(ctx, id, ref, o.paid, o.note); err != nil {
-		if errors.Is(err, ledger.ErrNotFound) {
-			return usageErrorf("no line %q in batch %q", ref, id)
-		}
-		if errors.Is(err, ledger.ErrTransition) {
-			return usageErrorf("line %s is not unknown: %v", ref, err)
-		}
+	state := map[bool]string{true: "paid", false: "failed"}[o.paid]
+	switch changed, err := db.Resolve(ctx, id, ref, o.paid, o.receipt, o.note); {
+	case errors.Is(err, ledger.ErrNotFound):
+		return usageErrorf("no line %q in batch %q", ref, id)
+	case errors.Is(err, ledger.ErrTransition):
+		return usageErrorf("line %s is not unknown: %v", ref, err)
+	case err != nil:
+		return err
+	case !changed:
+		fmt.Fprintf(g.stdout, "Line %s of batch %s is already %s; nothing recorded.\n", ref, id, state)
+	default:
+		fmt.Fprintf(g.stdout, "Line %s of batch %s resolved as %s (recorded in the event log).\n", ref, id, state)
+	}
+	return nil
+}
+
+// runResolveFrom applies a decisions file: every decision is checked
+// against the ledger and shown first; lines that are not unknown are
+// refused and listed; nothing is recorded without confirmation.
+func runResolveFrom(ctx context.Context, o resolveOptions, g *globalOptions, id string) error {
+	f, err := os.Open(o.from)
+	if err != nil {
 		return err
 	}
-	state := "failed"
-	if o.paid {
-		state = "paid"
+	ds, err := batch.ReadDecisions(f, o.from)
+	f.Close()
+	if err != nil {
+		fmt.Fprintln(g.stderr, err)
+		return withCode(exitUsage, fmt.Errorf("%s: the decisions file has errors; nothing was recorded", o.from))
 	}
-	fmt.Fprintf(g.stdout, "Line %s of batch %s resolved as %s (recorded in the event log).\n", ref, id, state)
+	_, db, err := g.openLedger()
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.Batch(ctx, id); err != nil {
+		return batchNotFound(id, err)
+	}
+	checks, err := db.CheckDecisions(ctx, id, ds)
+	if err != nil {
+		return err
+	}
+	reports.WriteDecisions(g.stdout, checks)
+	var apply []batch.Decision
+	for _, c := range checks {
+		if c.OK {
+			apply = append(apply, c.Decision)
+		}
+	}
+	refused := len(ds) - len(apply)
+	if len(apply) == 0 {
+		fmt.Fprintln(g.stdout, "No decision applies to an unknown line; nothing recorded.")
+		return withCode(exitUsage, errors.New("no decision recorded"))
+	}
+	fmt.Fprintf(g.stdout, "%d %s will be recorded, %d refused.\n", len(apply), plural(len(apply), "decision", "decisions"), refused)
+	if !o.yes && !g.confirm("Record them?") {
+		fmt.Fprintln(g.stdout, "Nothing recorded.")
+		return nil
+	}
+	for _, d := range apply {
+		if _, err := db.Resolve(ctx, id, d.Reference, d.Paid(), d.Receipt, d.Note); err != nil {
+			return fmt.Errorf("row %d (%s): %w", d.Row, d.Reference, err)
+		}
+	}
+	fmt.Fprintf(g.stdout, "%d %s recorded in the event log.\n", len(apply), plural(len(apply), "decision", "decisions"))
+	if refused > 0 {
+		return quietExit(exitUnsettled)
+	}
 	return nil
 }

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -69,13 +67,9 @@ func runRetry(ctx context.Context, o retryOptions, g *globalOptions, id string) 
 		t.Add(strconv.Itoa(rec.Row()), rec.Ref, rec.Line.Dest.Masked(), rec.Line.Amount.Grouped()+" "+string(rec.Line.Currency), reports.Shorten(rec.FailureReason, 60))
 	}
 	t.Write(g.stdout)
-	if !o.yes {
-		fmt.Fprint(g.stdout, "Send them again? [y/N] ")
-		answer, _ := bufio.NewReader(g.stdin).ReadString('\n')
-		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
-			fmt.Fprintln(g.stdout, "Nothing sent.")
-			return nil
-		}
+	if !o.yes && !g.confirm("Send them again?") {
+		fmt.Fprintln(g.stdout, "Nothing sent.")
+		return nil
 	}
 	refs, err := db.Retry(ctx, id)
 	if err != nil {

@@ -127,18 +127,11 @@ func runRun(ctx context.Context, o runOptions, g *globalOptions, path string) er
 	if err := checkListener(ctx, g.set.cb, o.sandbox, providers); err != nil {
 		return err
 	}
-	if derived {
-		b, err := db.Batch(ctx, batchID)
-		switch {
-		case err == nil && b.File != filepath.Base(path):
-			return usageErrorf("batch %s was imported from %s, not %s; nothing was imported or sent. Pass --batch to name this sheet's batch (--batch %s adds it to that batch)",
-				batchID, b.File, filepath.Base(path), batchID)
-		case err != nil && !errors.Is(err, ledger.ErrNotFound):
-			return err
-		}
+	rep, err := db.Import(ctx, ledger.ImportSpec{BatchID: batchID, File: filepath.Base(path), SheetHash: hash,
+		ConfigFingerprint: cfg.Fingerprint(), Derived: derived}, v.Lines, v.Invalid)
+	if errors.Is(err, ledger.ErrOtherFile) {
+		return usageErrorf("%v; nothing was imported or sent (--batch %s adds this sheet to that batch)", err, batchID)
 	}
-
-	rep, err := db.Import(ctx, ledger.ImportSpec{BatchID: batchID, File: filepath.Base(path), SheetHash: hash, ConfigFingerprint: cfg.Fingerprint()}, v.Lines, v.Invalid)
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
@@ -185,29 +178,9 @@ func sendAndSettle(ctx context.Context, g *globalOptions, cfg *batch.Config, db 
 			return err
 		}
 		defer e.close()
-		if len(pending) > 0 {
-			plan := batch.MakePlan(pending, cfg)
-			log.Info("sending", "batch", batchID, "lines", len(pending), "requests", len(plan.Chunks))
-			progress := newRunProgress(g.stderr, g.logger(), len(pending), g.quiet)
-			stats, err := e.runner(progress).Run(ctx, batchID, plan.Chunks)
-			progress.finish()
-			log.Info("sent", "accepted", stats.Accepted, "failed", stats.Failed, "unknown", stats.Unknown,
-				"not_sent", stats.NotSent, "requests", stats.Requests)
-			runErr = err
-		}
-		if runErr == nil && wait > 0 {
-			log.Info("waiting for results", "batch", batchID, "wait", wait.String())
-			start := time.Now()
-			left, err := e.settler.Settle(ctx, batchID, start.Add(wait))
-			switch {
-			case err != nil:
-				runErr = err
-			case left > 0:
-				log.Info("still waiting for results when --wait ran out", "requests", left)
-			default:
-				log.Info("every accepted line has its result", "after", time.Since(start).Round(time.Millisecond).String())
-			}
-		}
+		progress, finish := newRunProgress(g.stderr, g.logger(), len(pending), g.quiet)
+		runErr = batch.Deliver(ctx, e.runner(progress), e.settler, batchID, batch.MakePlan(pending, cfg).Chunks,
+			wait, log, finish)
 		if useSandbox {
 			// Let the emulator finish delivering callbacks so that the
 			// receiver stops on a quiet line.
@@ -239,10 +212,19 @@ func sendAndSettle(ctx context.Context, g *globalOptions, cfg *batch.Config, db 
 		}
 		return runErr
 	}
-	if code := finalCode(r); code != exitOK {
+	if code := exitFor[r.Verdict()]; code != exitOK {
 		return quietExit(code)
 	}
 	return nil
+}
+
+// buildReport makes the batch's report (DESIGN.md §6) from the ledger.
+func buildReport(ctx context.Context, db *ledger.DB, batchID string) (*reports.Report, error) {
+	b, err := db.Batch(ctx, batchID)
+	if err != nil {
+		return nil, err
+	}
+	return reports.Build(batchID, b.File, time.Now(), db.Views(ctx, batchID))
 }
 
 // reconcile builds the batch's report from the ledger, writes it in the

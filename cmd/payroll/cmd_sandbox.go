@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,27 +17,8 @@ type sandboxOptions struct {
 }
 
 func (o *sandboxOptions) addFlags(cmd *cobra.Command) {
-	f := cmd.Flags()
-	f.StringVar(&o.listen, "listen", "127.0.0.1:0", "address to listen on (port 0: a free port)")
-	f.Uint64Var(&o.k.Seed, "seed", 1, "seed for ids, receipts and faults (same seed, same faults)")
-	f.DurationVar(&o.k.ProcessingDelay, "processing-delay", 2*time.Second, "time from acceptance to the result")
-	f.DurationVar(&o.k.Latency, "latency", 0, "added to every request")
-	f.DurationVar(&o.k.Jitter, "jitter", 0, "random extra latency up to this")
-	f.StringSliceVar(&o.k.FailSuffixes, "fail-suffix", []string{"999"}, "destinations whose number ends with one of these fail")
-	f.Float64Var(&o.k.KiotaRate, "kiotapay-rate-limit", 0, "KiotaPay send requests per second before 429 (0: none)")
-	f.IntVar(&o.k.KiotaBurst, "kiotapay-burst", 1, "KiotaPay rate-limit burst")
-	f.DurationVar(&o.k.PhoneInterval, "kiotapay-phone-interval", 0, "least time between two payouts to one phone (0: not checked)")
-	f.Float64Var(&o.k.P429, "fault-429", 0, "probability of 429 with Retry-After before accepting")
-	f.Float64Var(&o.k.P503, "fault-503", 0, "probability of 503 before accepting")
-	f.Float64Var(&o.k.P500Before, "fault-500-before", 0, "probability of 500 before accepting")
-	f.Float64Var(&o.k.P500After, "fault-500-after", 0, "probability of 500 after accepting (the payout is made)")
-	f.Float64Var(&o.k.PDrop, "fault-drop", 0, "probability of accepting, then dropping the connection")
-	f.Float64Var(&o.k.PExpire, "fault-expire-token", 0, "probability of expiring every token before a request")
-	f.Float64Var(&o.k.PLost, "fault-callback-lost", 0, "probability a callback is never sent")
-	f.Float64Var(&o.k.PDup, "fault-callback-duplicate", 0, "probability a callback is sent twice")
-	f.Float64Var(&o.k.PDelayed, "fault-callback-late", 0, "probability a callback is sent late (reordered)")
-	f.Float64Var(&o.k.PForged, "fault-callback-forged", 0, "probability a forged callback is sent too")
-	f.Float64Var(&o.k.PWrongAmount, "fault-callback-wrong-amount", 0, "probability a callback carries a wrong amount")
+	cmd.Flags().StringVar(&o.listen, "listen", "127.0.0.1:0", "address to listen on (port 0: a free port)")
+	o.k.AddFlags(cmd.Flags())
 }
 
 func newSandboxCommand(g *globalOptions) *cobra.Command {

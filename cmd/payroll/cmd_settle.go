@@ -106,7 +106,7 @@ func runSettle(ctx context.Context, o settleOptions, g *globalOptions, args []st
 			fmt.Fprintf(g.stderr, "batch %s: %d %s never sent; settle never sends a payout: `payroll run %s` (the same sheet) sends %s\n",
 				id, n, plural(n, "line was", "lines were"), r.Sheet, plural(n, "it", "them"))
 		}
-		worst = max(worst, finalCode(r))
+		worst = max(worst, exitFor[r.Verdict()])
 	}
 	if interrupted != nil {
 		fmt.Fprintln(g.stderr, "interrupted: run settle again to go on")

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"payroll/batch"
+	"payroll/reports"
 )
 
 // Exit codes (DESIGN.md §5).
@@ -87,3 +88,7 @@ func quiet(err error) bool {
 	e, ok := errors.AsType[*exitErr](err)
 	return ok && e.quiet
 }
+
+// exitFor is the exit code of a run or settle from the report's verdict
+// (DESIGN.md §5).
+var exitFor = map[reports.Verdict]int{reports.AllPaid: exitOK, reports.Unsettled: exitUnsettled, reports.Pending: exitPending}

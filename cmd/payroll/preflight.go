@@ -32,7 +32,7 @@ func preflight(ctx context.Context, g *globalOptions, cfg *batch.Config, sandbox
 // checkListener is the last pre-flight check, made once the ledger's lock
 // is held (so that an overlapping run says "ledger busy", not that the
 // port is taken): the callback listener can bind.
-func checkListener(ctx context.Context, cb callbackSettings, sandbox bool, used map[batch.ProviderName]bool) error {
+func checkListener(ctx context.Context, cb providers.CallbackSettings, sandbox bool, used map[batch.ProviderName]bool) error {
 	if sandbox || len(used) == 0 {
 		return nil
 	}
@@ -46,7 +46,7 @@ func checkListener(ctx context.Context, cb callbackSettings, sandbox bool, used 
 
 // providerSecrets reads the credentials of the providers in use and
 // checks that callbacks.public_url is set.
-func providerSecrets(cb callbackSettings, used map[batch.ProviderName]bool) (providers.Credentials, error) {
+func providerSecrets(cb providers.CallbackSettings, used map[batch.ProviderName]bool) (providers.Credentials, error) {
 	c, err := providers.LoadCredentials()
 	if err != nil {
 		return c, withCode(exitUsage, err)

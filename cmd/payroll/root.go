@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"payroll/batch"
+	"payroll/providers"
 	"payroll/providers/kiotapay"
 	"payroll/providers/kopokopo"
 )
@@ -39,24 +41,11 @@ type globalOptions struct {
 type settings struct {
 	k2 kopokopo.Settings
 	kp kiotapay.Settings
-	cb callbackSettings
+	cb providers.CallbackSettings
 }
-
-// callbackSettings is [callbacks]: where providers call back, and where
-// this process listens.
-type callbackSettings struct {
-	Callbacks struct {
-		PublicURL string `toml:"public_url"`
-		Listen    string `toml:"listen"`
-	} `toml:"callbacks"`
-}
-
-func (c *callbackSettings) Check() error { return nil }
 
 func defaultSettings() settings {
-	s := settings{k2: kopokopo.DefaultSettings(), kp: kiotapay.DefaultSettings()}
-	s.cb.Callbacks.Listen = "127.0.0.1:8080"
-	return s
+	return settings{k2: kopokopo.DefaultSettings(), kp: kiotapay.DefaultSettings(), cb: providers.DefaultCallbackSettings()}
 }
 
 // loadConfig reads --config, or ./payroll.toml if it exists, or the
@@ -207,4 +196,12 @@ func newVersionCommand(g *globalOptions) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// confirm asks a yes/no question on stdin; only "y" or "yes" is yes.
+func (g *globalOptions) confirm(question string) bool {
+	fmt.Fprint(g.stdout, question+" [y/N] ")
+	answer, _ := bufio.NewReader(g.stdin).ReadString('\n')
+	a := strings.ToLower(strings.TrimSpace(answer))
+	return a == "y" || a == "yes"
 }

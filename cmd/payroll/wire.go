@@ -65,9 +65,8 @@ type engine struct {
 	// status paces KiotaPay status queries (callback confirmations and
 	// polls together) at twice the send rate: reads need headroom over the
 	// sends they confirm, or confirmations fall ever further behind.
-	status   *rate.Limiter
-	settler  *batch.Settler
-	progress *runProgress
+	status  *rate.Limiter
+	settler *batch.Settler
 	// kpPacer is the one pacer of KiotaPay sends: the runner waits on it,
 	// the client takes a token from it for a resend after a 401.
 	kpPacer *batch.Pacer
