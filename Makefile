@@ -57,7 +57,7 @@ chaos:
 chaos-smoke:
 	@scripts/chaos --smoke
 
-## lint: gofmt, go vet, go.mod tidy and the import-direction rule of DESIGN.md §1.
+## lint: gofmt, go vet, go.mod tidy and the import-direction rule of docs/design.md §1.
 lint: deps tidy-check
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -13,7 +13,7 @@ var ErrBatchID = errors.New("batch ID must be 1 to 64 letters, digits, '.', '_' 
 // MaxBatchID is the longest batch ID.
 const MaxBatchID = 64
 
-// CheckBatchID enforces DESIGN.md §3: 1–64 ASCII letters, digits, '.', '_'
+// CheckBatchID enforces docs/design.md §3: 1–64 ASCII letters, digits, '.', '_'
 // or '-', not starting with '.'. A batch ID names the report files, so it
 // can never hold a path separator, a control or bidirectional character,
 // or be "." or "..".

@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// Column is a canonical column of the payroll sheet (DESIGN.md §2).
+// Column is a canonical column of the payroll sheet (docs/design.md §2).
 type Column int
 
 // Canonical columns, in the order the report and errors use.

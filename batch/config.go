@@ -18,7 +18,7 @@ import (
 	"github.com/BurntSushi/toml"
 )
 
-// Config is payroll.toml (DESIGN.md §5). Secrets are never in it: they come
+// Config is payroll.toml (docs/design.md §5). Secrets are never in it: they come
 // from the environment.
 //
 // The domain keeps the rules it enforces: how sheets are read, routing,

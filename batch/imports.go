@@ -37,7 +37,7 @@ type ImportReport struct {
 	Departed  int  // lines that left the sheet after they were sent (kept as they are)
 	// Corrected counts lines whose every attempt failed conclusively and
 	// whose destination or amount the sheet corrected: pending again, for
-	// a new attempt (DESIGN.md §3).
+	// a new attempt (docs/design.md §3).
 	Corrected int
 	// ConflictLines lists the conflicts.
 	ConflictLines []Conflict

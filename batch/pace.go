@@ -9,7 +9,7 @@ import (
 )
 
 // Pacer applies a provider's rate limit and per-phone spacing: the one
-// place sends are paced (DESIGN.md §4). The runner waits on it before it
+// place sends are paced (docs/design.md §4). The runner waits on it before it
 // commits a chunk's intent, so that a crash while waiting leaves the lines
 // pending, not unknown; a provider client that must resend after a 401
 // takes one more token with Again. A phone is

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Callbacks reach the settler two ways (DESIGN.md §3, invariant 5):
+// Callbacks reach the settler two ways (docs/design.md §3, invariant 5):
 //
 //   - Receive takes trusted results (a Kopo Kopo callback whose signature
 //     the provider package verified). A result whose reference the ledger

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Outcome classes of a provider call (DESIGN.md §3, invariant 3). Provider
+// Outcome classes of a provider call (docs/design.md §3, invariant 3). Provider
 // clients wrap every failure in exactly one of these; the runner decides
 // with errors.Is and never looks at HTTP.
 var (

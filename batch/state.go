@@ -1,6 +1,6 @@
 package batch
 
-// State is where a line is in its life (DESIGN.md §3). States only move
+// State is where a line is in its life (docs/design.md §3). States only move
 // forward; the ledger enforces the transitions.
 type State string
 
@@ -32,7 +32,7 @@ func (s State) Terminal() bool {
 }
 
 // ReportStatus maps a state to the report's status column: lines accepted
-// or in flight but not settled show as pending (DESIGN.md §6).
+// or in flight but not settled show as pending (docs/design.md §6).
 func (s State) ReportStatus() string {
 	switch s {
 	case StateSending, StateAccepted:

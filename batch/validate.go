@@ -163,7 +163,7 @@ func ValidateFileWith(ctx context.Context, path string, cfg *Config, opts Valida
 }
 
 // Validate reads every row of the sheet and checks it against the rules of
-// DESIGN.md §2 and the config. Every error is collected; nothing stops at
+// docs/design.md §2 and the config. Every error is collected; nothing stops at
 // the first.
 func Validate(ctx context.Context, s Sheet, cfg *Config) (*Validation, error) {
 	return ValidateWith(ctx, s, cfg, ValidateOptions{})

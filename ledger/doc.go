@@ -41,7 +41,7 @@
 //
 // # States
 //
-// The state machine of DESIGN.md §3 is one table (transitions, in
+// The state machine of docs/design.md §3 is one table (transitions, in
 // state.go) and one function, move, through which every state change
 // goes; move also keeps the batch counts, the in-flight and payee indexes
 // and the event log in step:

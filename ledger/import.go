@@ -22,7 +22,7 @@ type ImportSpec struct {
 	ConfigFingerprint string // of the config that validated the sheet
 	// Derived: BatchID was made from File's name, not given (--batch). A
 	// derived ID that belongs to a batch imported from another file name
-	// is refused with ErrOtherFile rather than merged (DESIGN.md §3).
+	// is refused with ErrOtherFile rather than merged (docs/design.md §3).
 	Derived bool
 }
 
@@ -62,7 +62,7 @@ func invalidKey(inv *batch.InvalidRow, taken map[string]struct{}) string {
 }
 
 // Import records a sheet's lines in one transaction, creating the batch
-// or reconciling a re-import (DESIGN.md §3):
+// or reconciling a re-import (docs/design.md §3):
 //
 //   - a line already there with the same fingerprint is left untouched;
 //   - a new reference is added as pending (an invalid row as invalid);

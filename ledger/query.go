@@ -240,7 +240,7 @@ func (db *DB) Summary(ctx context.Context, batchID string) ([]SummaryRow, error)
 }
 
 // Duplicates lists the batch's pending lines that look like payments
-// already made within window before now (DESIGN.md §3, the duplicate
+// already made within window before now (docs/design.md §3, the duplicate
 // guard).
 func (db *DB) Duplicates(ctx context.Context, batchID string, window time.Duration) ([]batch.Duplicate, error) {
 	var out []batch.Duplicate

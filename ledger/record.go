@@ -120,7 +120,7 @@ func (r *LineRecord) Retryable() bool {
 // MayHavePaid reports whether any attempt of the line may have moved
 // money (accepted or unknown, and not settled as failed) or is still in
 // flight. Such a line is never claimed again and never takes a sheet
-// change (DESIGN.md §3, invariants 1 and 6).
+// change (docs/design.md §3, invariants 1 and 6).
 func (r *LineRecord) MayHavePaid() bool {
 	for i := range r.Attempts {
 		if !r.Attempts[i].settledFailed() {

@@ -43,7 +43,7 @@ func (tr trigger) String() string {
 
 type edge struct{ from, to batch.State }
 
-// transitions is the state machine of DESIGN.md §3: every allowed
+// transitions is the state machine of docs/design.md §3: every allowed
 // (from, to) pair and the triggers that may take it. Anything absent is
 // forbidden; in particular nothing ever leaves paid, conflict, or
 // (except by Retry) failed, and unknown is left only with proof.

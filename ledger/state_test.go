@@ -252,3 +252,34 @@ func TestSupersededResult(t *testing.T) {
 		t.Errorf("%d flagged events, want 1", flagged)
 	}
 }
+
+// TestClaimBeltAndBraces: whatever a line's state byte says, a line with
+// an attempt that may have paid is never claimed (invariant 6). The byte
+// is flipped to pending behind the state machine's back, as a damaged
+// file would.
+func TestClaimBeltAndBraces(t *testing.T) {
+	for _, st := range []batch.State{batch.StateUnknown, batch.StateAccepted, batch.StatePaid} {
+		t.Run(string(st), func(t *testing.T) {
+			db := lineIn(t, st)
+			err := db.update(context.Background(), "damage", func(t *txn) error {
+				b, err := t.batch("b")
+				if err != nil {
+					return err
+				}
+				r, err := t.get(b, ref0)
+				if err != nil {
+					return err
+				}
+				r.State = batch.StatePending
+				return t.save(b, r)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cl, lines, err := db.claim(context.Background(), "b", []string{ref0})
+			if err != nil || len(lines) != 0 || len(cl.Skipped) != 1 {
+				t.Errorf("claimed a line whose attempt may have paid: %+v %v", cl, err)
+			}
+		})
+	}
+}

@@ -12,7 +12,7 @@ import (
 
 // Credentials are the providers' secrets. They come only from the
 // environment (or a 0600 file named by NAME_FILE), never from flags or the
-// config (DESIGN.md §5).
+// config (docs/design.md §5).
 type Credentials struct {
 	KopoKopoClientID, KopoKopoClientSecret, KopoKopoAPIKey string
 	KiotaPayAPIKey, KiotaPayAPISecret                      string

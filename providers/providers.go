@@ -4,7 +4,7 @@
 // single-flight token cache and lenient JSON types for provider amounts and
 // identifiers.
 //
-// # Classification (DESIGN.md §3, invariant 3)
+// # Classification (docs/design.md §3, invariant 3)
 //
 // Every provider failure wraps exactly one of batch.ErrTransient (nothing
 // ran; the request may be sent again), batch.ErrRejected (the provider

@@ -11,7 +11,7 @@ import (
 	"payroll/batch"
 )
 
-// Status is the report's status column (DESIGN.md §6).
+// Status is the report's status column (docs/design.md §6).
 type Status = string
 
 // The report's statuses.
@@ -102,7 +102,7 @@ func RowOf(v *batch.LineView) Row {
 
 // providerReference is what the report shows of a provider reference:
 // for Kopo Kopo the send_money request's id, the last segment of its
-// Location URL (DESIGN.md §6), not the URL.
+// Location URL (docs/design.md §6), not the URL.
 func providerReference(p batch.ProviderName, ref string) string {
 	if p == batch.KopoKopo {
 		if i := strings.LastIndexByte(ref, '/'); i >= 0 && i < len(ref)-1 {
@@ -137,7 +137,7 @@ func sheetChangedNote(v *batch.LineView) string {
 }
 
 // Verdict is what a report says of a batch as a whole, for the exit code
-// (DESIGN.md §5).
+// (docs/design.md §5).
 type Verdict int
 
 // Verdicts, from best to worst.

@@ -1,4 +1,4 @@
-// Package reports writes the reconciliation report of a batch (DESIGN.md
+// Package reports writes the reconciliation report of a batch (docs/design.md
 // §6): one row per sheet row in sheet order, as CSV, JSON and XLSX, plus
 // the terminal summary printed after every run and settle.
 //

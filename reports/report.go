@@ -12,7 +12,7 @@ import (
 	"payroll/batch"
 )
 
-// Columns of the report, in order (DESIGN.md §6).
+// Columns of the report, in order (docs/design.md §6).
 var Columns = []string{"row", "reference", "name", "provider", "type", "destination", "amount", "currency",
 	"status", "provider_reference", "receipt", "failure_reason", "attempts", "updated_at",
 	"sent_at", "settled_at", "flags", "sheet_amount"}

@@ -16,7 +16,7 @@ import (
 
 // callbackServer is the listener and mux for provider callbacks on
 // callbacks.listen. What a callback may change is decided elsewhere
-// (DESIGN.md §3, invariant 5): the provider packages' handlers verify
+// (docs/design.md §3, invariant 5): the provider packages' handlers verify
 // (Kopo Kopo's HMAC) or only hint (KiotaPay's unsigned callbacks), and the
 // settler applies trusted results, holds early ones and confirms hints.
 type callbackServer struct {

@@ -218,7 +218,7 @@ func sendAndSettle(ctx context.Context, g *globalOptions, cfg *batch.Config, db 
 	return nil
 }
 
-// buildReport makes the batch's report (DESIGN.md §6) from the ledger.
+// buildReport makes the batch's report (docs/design.md §6) from the ledger.
 func buildReport(ctx context.Context, db *ledger.DB, batchID string) (*reports.Report, error) {
 	b, err := db.Batch(ctx, batchID)
 	if err != nil {

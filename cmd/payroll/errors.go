@@ -11,7 +11,7 @@ import (
 	"payroll/reports"
 )
 
-// Exit codes (DESIGN.md §5).
+// Exit codes (docs/design.md §5).
 const (
 	exitOK          = 0   // every line paid (or, for validate/plan, the sheet is valid)
 	exitError       = 1   // operational error
@@ -90,5 +90,5 @@ func quiet(err error) bool {
 }
 
 // exitFor is the exit code of a run or settle from the report's verdict
-// (DESIGN.md §5).
+// (docs/design.md §5).
 var exitFor = map[reports.Verdict]int{reports.AllPaid: exitOK, reports.Unsettled: exitUnsettled, reports.Pending: exitPending}

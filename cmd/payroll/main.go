@@ -1,5 +1,5 @@
 // Command payroll validates payroll sheets, pays them through Kopo Kopo and
-// KiotaPay, and reconciles the results. See the README and DESIGN.md §5.
+// KiotaPay, and reconciles the results. See the README and docs/design.md §5.
 package main
 
 import (

@@ -15,7 +15,7 @@ import (
 )
 
 // preflight checks, before the sheet touches the ledger, everything a
-// run needs (DESIGN.md §3): the providers' credentials and the callback
+// run needs (docs/design.md §3): the providers' credentials and the callback
 // URL (not with --sandbox), that the report directory is writable, and
 // that no report would overwrite an input file (the sheet, the config,
 // the ledger); checkListener follows once the ledger is locked. A failure

@@ -35,7 +35,7 @@ const (
 )
 
 // Path prefixes per environment. The live prefix is not documented; it is
-// the token endpoint's prefix (PROVIDERS.md, KiotaPay §2).
+// the token endpoint's prefix (docs/providers.md, KiotaPay §2).
 const (
 	SandboxPrefix = "/api/sandbox/v1"
 	LivePrefix    = "/api/v1"

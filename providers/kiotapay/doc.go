@@ -1,7 +1,7 @@
 // Package kiotapay is the KiotaPay send-money client: tokens from
 // get-token, one POST send-money per line through a global rate limit and
 // a per-phone minimum interval, status queries (status, single, all),
-// polling and callback decoding. Facts are in PROVIDERS.md; this comment
+// polling and callback decoding. Facts are in docs/providers.md; this comment
 // records what the package decided where KiotaPay is silent.
 //
 // # Paths and tokens
@@ -63,6 +63,6 @@
 // PENDING or any other value is still accepted; an undocumented status
 // never means paid. Amounts are decoded exactly (1000.0, "1000", 1500.75),
 // never through a float. [ParseCallback] decodes the unsigned callback;
-// callers must confirm it with Status before trusting it (DESIGN.md §3,
+// callers must confirm it with Status before trusting it (docs/design.md §3,
 // invariant 5).
 package kiotapay

@@ -16,7 +16,7 @@ import (
 	"payroll/providers"
 )
 
-// DefaultBaseURL is the production API host (PROVIDERS.md §6: the SDKs and
+// DefaultBaseURL is the production API host (docs/providers.md §6: the SDKs and
 // community clients use api.kopokopo.com; app.kopokopo.com answers /api/*
 // with an HTML 403).
 const DefaultBaseURL = "https://api.kopokopo.com"

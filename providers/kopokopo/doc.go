@@ -1,7 +1,7 @@
 // Package kopokopo is the Kopo Kopo K2 Connect send_money client: OAuth
 // client credentials, POST /api/v2/send_money for a chunk of destinations,
 // status polling on the returned Location, callback decoding and webhook
-// signature verification. Facts and their sources are in PROVIDERS.md; this
+// signature verification. Facts and their sources are in docs/providers.md; this
 // comment records what the package decided where Kopo Kopo is silent.
 //
 // # Sending
@@ -84,6 +84,6 @@
 //
 // [Verify] checks X-KopoKopo-Signature: hex HMAC-SHA256 over the raw body
 // bytes, keyed with the API key, compared in constant time. Verify before
-// decoding; an unverified callback must never change a line (DESIGN.md §3,
+// decoding; an unverified callback must never change a line (docs/design.md §3,
 // invariant 5).
 package kopokopo

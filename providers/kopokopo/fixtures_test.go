@@ -13,14 +13,14 @@ import (
 	"payroll/providers"
 )
 
-// fixtureDir is /work/shared/provider-fixtures/kopokopo seen from this
-// package: CI checks shared/ out beside the repository.
-const fixtureDir = "../../../shared/provider-fixtures/kopokopo"
+// fixtureDir holds the provider fixtures (copied from the official SDKs' test
+// suites; sources in testdata/fixtures/SOURCES.md).
+const fixtureDir = "testdata/fixtures"
 
 func fixtures(t *testing.T) string {
 	t.Helper()
 	if _, err := os.Stat(fixtureDir); err != nil {
-		t.Skipf("provider fixtures not found at %s (shared/ must sit beside the repository): %v", fixtureDir, err)
+		t.Fatalf("provider fixtures missing: %v", err)
 	}
 	return fixtureDir
 }

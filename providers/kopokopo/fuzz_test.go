@@ -19,7 +19,7 @@ const processedDoc = `{"data":{"id":"e848260e-5461-4633-be49-095a96d669b8","type
 "errors":["The transfer to this destination failed"],"status":"Failed","till_number":"123456","destination_type":"till"}]}],
 "errors":null,"metadata":{"notes":"x"},"_links":{"callback_url":"https://example.com/cb","self":"https://sandbox.kopokopo.com/api/v2/send_money/e848260e-5461-4633-be49-095a96d669b8"}}}}`
 
-// addFixtureSeeds adds the provider fixtures (if shared/ sits beside the
+// addFixtureSeeds adds the provider fixtures (testdata/fixtures, copied from the
 // repository) whose names contain one of the words.
 func addFixtureSeeds(f *testing.F, words ...string) {
 	paths, _ := filepath.Glob(filepath.Join(fixtureDir, "*.json"))

@@ -180,7 +180,7 @@
 // and wrong amount (replaces the genuine callback; amounts 100 higher). A
 // wrong-amount Kopo Kopo callback is correctly signed: a valid signature
 // proves the sender, not that the document agrees with the ledger, so the
-// client must still compare amounts (DESIGN.md §3, invariant 5). Callbacks
+// client must still compare amounts (docs/design.md §3, invariant 5). Callbacks
 // are sent once by a pool of CallbackWorkers goroutines with a
 // CallbackTimeout; there are no retries.
 //
