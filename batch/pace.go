@@ -9,16 +9,21 @@ import (
 )
 
 // Pacer applies a provider's rate limit and per-phone spacing: the one
-// place sends are paced (docs/design.md §4). The runner waits on it before it
-// commits a chunk's intent, so that a crash while waiting leaves the lines
-// pending, not unknown; a provider client that must resend after a 401
-// takes one more token with Again. A phone is
-// held busy from the moment its request may go until the request returns,
-// and its interval starts when the request returns, so two payouts to one
-// phone are at least PerPhoneInterval apart however long a request takes.
+// place sends are paced (docs/design.md §4). It has two gates at the same
+// rate. The runner waits at the first (Wait) before it commits a chunk's
+// intent, so that a crash while waiting leaves the lines pending, not
+// unknown, and claims are never far ahead of the rate. A client that
+// shares the pacer passes the second (Depart) right before each request
+// leaves, and again before the resend after a 401, so that requests leave
+// evenly spaced however the claims' commits bunch up (measured: without
+// it, a 50/s run left at up to 1.10 × the rate). A phone is held busy from
+// the moment its request may go until the request returns, and its
+// interval starts when the request returns, so two payouts to one phone
+// are at least PerPhoneInterval apart however long a request takes.
 type Pacer struct {
 	inFlight int // concurrent requests the runner keeps
 	global   *rate.Limiter
+	depart   *rate.Limiter
 	interval time.Duration
 	mu       sync.Mutex
 	next     map[string]time.Time // phone → earliest next send
@@ -30,6 +35,7 @@ func NewPacer(l Pacing) *Pacer {
 	p := &Pacer{interval: l.PerPhoneInterval, inFlight: l.InFlight, next: map[string]time.Time{}, busy: map[string]bool{}}
 	if l.Rate > 0 {
 		p.global = rate.NewLimiter(l.Rate, max(l.Burst, 1))
+		p.depart = rate.NewLimiter(l.Rate, max(l.Burst, 1))
 	}
 	return p
 }
@@ -106,13 +112,14 @@ func (p *Pacer) Done(c Chunk, sent bool) {
 	}
 }
 
-// Again takes one more token of the rate budget, for a request sent again
-// within one send (after a 401 and a token refresh: the refused request
-// ran nothing, but it counted against the provider's rate). An error
-// means the resend must not go (shutdown).
-func (p *Pacer) Again(ctx context.Context) error {
-	if p == nil || p.global == nil {
+// Depart waits for a request's turn to leave. A client calls it right
+// before each request, including the resend after a 401 (the refused
+// request ran nothing, but it counted against the provider's rate). An
+// error means the request must not go (shutdown). A nil pacer, or one
+// without a rate, never waits.
+func (p *Pacer) Depart(ctx context.Context) error {
+	if p == nil || p.depart == nil {
 		return nil
 	}
-	return p.global.Wait(ctx)
+	return p.depart.Wait(ctx)
 }

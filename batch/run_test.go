@@ -334,9 +334,9 @@ func TestPacerRateAndPerPhoneInterval(t *testing.T) {
 	})
 }
 
-// TestPacerAgain: the resend after a 401 takes a token from the same
-// budget as the sends.
-func TestPacerAgain(t *testing.T) {
+// TestPacerDepart: the departure gate paces at the rate too (the
+// request, then the resend after a 401).
+func TestPacerDepart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := NewPacer(Pacing{Rate: 1, Burst: 1})
 		c := Chunk{Provider: KiotaPay, Lines: []Line{{Dest: Destination{Type: MobileWallet, Phone: "255652345678"}}}}
@@ -344,7 +344,10 @@ func TestPacerAgain(t *testing.T) {
 		if err := p.Wait(t.Context(), c); err != nil {
 			t.Fatal(err)
 		}
-		if err := p.Again(t.Context()); err != nil {
+		if err := p.Depart(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Depart(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 		p.Done(c, true)
@@ -352,7 +355,7 @@ func TestPacerAgain(t *testing.T) {
 			t.Errorf("send and resend took %v, want 1s at 1/s", took)
 		}
 		var none *Pacer
-		if err := none.Again(t.Context()); err != nil {
+		if err := none.Depart(t.Context()); err != nil {
 			t.Errorf("nil pacer: %v", err)
 		}
 	})

@@ -31,16 +31,6 @@ func (s State) Terminal() bool {
 	return false
 }
 
-// ReportStatus maps a state to the report's status column: lines accepted
-// or in flight but not settled show as pending (docs/design.md §6).
-func (s State) ReportStatus() string {
-	switch s {
-	case StateSending, StateAccepted:
-		return string(StatePending)
-	}
-	return string(s)
-}
-
 // InvalidRow is a sheet row that failed validation. With --skip-invalid it
 // is recorded (state invalid) and reported, but never sent.
 type InvalidRow struct {

@@ -711,7 +711,13 @@ func (h *harness) check(final ...string) {
 				fail("report of %s: row %s is not in the ledger", id, r.Reference)
 				continue
 			}
-			if r.Status != rec.State.ReportStatus() || r.ProviderReference != rec.ProviderRef || !r.Amount.Equal(rec.Line.Amount) {
+			// The report shows Kopo Kopo's request id; the ledger keeps the
+			// Location it polls.
+			wantRef := rec.ProviderRef
+			if rec.Line.Provider == batch.KopoKopo {
+				wantRef = kopokopo.ReferenceFromLocation(rec.ProviderRef)
+			}
+			if r.Status != reports.StatusOf(rec.State) || r.ProviderReference != wantRef || !r.Amount.Equal(rec.Line.Amount) {
 				fail("report of %s row %s: %s %s %s, ledger %s %s %s", id, r.Reference, r.Status, r.ProviderReference, r.Amount, rec.State, rec.ProviderRef, rec.Line.Amount)
 			}
 		}

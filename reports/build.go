@@ -12,7 +12,7 @@ import (
 )
 
 // Status is the report's status column (docs/design.md §6).
-type Status = string
+type Status string
 
 // The report's statuses.
 const (

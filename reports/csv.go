@@ -20,7 +20,7 @@ func WriteCSV(w io.Writer, r *Report) error {
 		row := &r.Rows[i]
 		rec := []string{
 			strconv.Itoa(row.Row), escape(row.Reference), escape(row.Name), row.Provider, row.Type,
-			escape(row.Destination), escape(row.amount()), row.Currency, row.Status, escape(row.ProviderReference),
+			escape(row.Destination), escape(row.amount()), row.Currency, string(row.Status), escape(row.ProviderReference),
 			escape(row.Receipt), escape(row.FailureReason), strconv.Itoa(row.Attempts), timestamp(row.UpdatedAt),
 			zoned(row.SentAt, r.Zone), zoned(row.SettledAt, r.Zone), escape(strings.Join(row.Flags, ";")), sheetAmount(row),
 		}

@@ -82,14 +82,17 @@ type Report struct {
 type Group struct {
 	Provider string      `json:"provider"`
 	Currency string      `json:"currency"`
-	Status   string      `json:"status"`
+	Status   Status      `json:"status"`
 	Lines    int         `json:"lines"`
 	Amount   batch.Money `json:"amount"`
 }
 
 // Groups sums the rows per provider × currency × status, in a stable order.
 func (r *Report) Groups() []Group {
-	type key struct{ p, c, s string }
+	type key struct {
+		p, c string
+		s Status
+	}
 	idx := map[key]int{}
 	var out []Group
 	for i := range r.Rows {
@@ -111,7 +114,7 @@ func (r *Report) Groups() []Group {
 	return out
 }
 
-func statusOrder(s string) int {
+func statusOrder(s Status) int {
 	if i := slices.Index(Statuses, s); i >= 0 {
 		return i
 	}

@@ -17,7 +17,7 @@ type CurrencyTotal struct {
 	Paid        batch.Money
 	Failed      batch.Money
 	Outstanding batch.Money // pending or unknown: not settled yet
-	Counts      map[string]int
+	Counts      map[Status]int
 }
 
 // Totals sums the report per currency in order of first appearance.
@@ -30,7 +30,7 @@ func Totals(r *Report) []CurrencyTotal {
 		if !ok {
 			j = len(out)
 			idx[row.Currency] = j
-			out = append(out, CurrencyTotal{Currency: row.Currency, Counts: map[string]int{}})
+			out = append(out, CurrencyTotal{Currency: row.Currency, Counts: map[Status]int{}})
 		}
 		t := &out[j]
 		t.Lines++
@@ -65,7 +65,7 @@ func WriteSummary(w io.Writer, r *Report) {
 		var parts []string
 		for _, s := range Statuses {
 			if n := t.Counts[s]; n > 0 {
-				parts = append(parts, strconv.Itoa(n)+" "+s)
+				parts = append(parts, strconv.Itoa(n)+" "+string(s))
 			}
 		}
 		fmt.Fprintf(w, "       %s\n", strings.Join(parts, ", "))
@@ -78,7 +78,7 @@ func WriteSummary(w io.Writer, r *Report) {
 // (settle), unknown (resolve), failed (correct or retry), invalid, and
 // conflicts; or that every line is paid.
 func WriteAdvice(w io.Writer, r *Report) {
-	counts := map[string]int{}
+	counts := map[Status]int{}
 	for i := range r.Rows {
 		row := &r.Rows[i]
 		switch {

@@ -81,7 +81,7 @@ func writeLinesSheet(wb *excelize.File, r *Report, st styles) error {
 		}
 		vals := []any{
 			row.Row, escape(row.Reference), escape(row.Name), row.Provider, row.Type, escape(row.Destination),
-			amount, row.Currency, row.Status, escape(row.ProviderReference), escape(row.Receipt),
+			amount, row.Currency, string(row.Status), escape(row.ProviderReference), escape(row.Receipt),
 			escape(row.FailureReason), row.Attempts, timestamp(row.UpdatedAt),
 			zoned(row.SentAt, r.Zone), zoned(row.SettledAt, r.Zone), escape(strings.Join(row.Flags, ";")), nil,
 		}
@@ -115,9 +115,9 @@ func writeSummarySheet(wb *excelize.File, r *Report, st styles) error {
 	groups := r.Groups()
 	for i, g := range groups {
 		row := 6 + i
-		wb.SetSheetRow(sh, fmt.Sprintf("A%d", row), &[]any{g.Provider, g.Currency, g.Status, g.Lines, g.Amount.Decimal().InexactFloat64()})
+		wb.SetSheetRow(sh, fmt.Sprintf("A%d", row), &[]any{g.Provider, g.Currency, string(g.Status), g.Lines, g.Amount.Decimal().InexactFloat64()})
 		wb.SetCellStyle(sh, fmt.Sprintf("E%d", row), fmt.Sprintf("E%d", row), st.money)
-		wb.SetCellValue(sh, fmt.Sprintf("F%d", row), g.Provider+" "+g.Currency+" "+g.Status)
+		wb.SetCellValue(sh, fmt.Sprintf("F%d", row), g.Provider+" "+g.Currency+" "+string(g.Status))
 	}
 	last := 5 + len(groups)
 

@@ -17,6 +17,7 @@ import (
 	"payroll/ledger"
 	"payroll/providers/kopokopo"
 	"payroll/providers/sandbox"
+	"payroll/reports"
 )
 
 // harness drives the CLI in-process against a sandbox the test owns (not
@@ -448,7 +449,7 @@ func (h *harness) checkReport(batchID string, sheet []row) map[string]map[string
 		t.Errorf("report counts per status add up to %d, sheet has %d rows", n, len(sheet))
 	}
 	for _, rec := range recs {
-		if r := byRef[rec.Ref]; r != nil && r["status"] != rec.State.ReportStatus() {
+		if r := byRef[rec.Ref]; r != nil && r["status"] != string(reports.StatusOf(rec.State)) {
 			t.Errorf("line %s: report says %s, ledger %s", rec.Ref, r["status"], rec.State)
 		}
 	}
@@ -462,7 +463,7 @@ func (h *harness) checkReport(batchID string, sheet []row) map[string]map[string
 			if s.State == batch.StateInvalid {
 				continue
 			}
-			k := s.State.ReportStatus() + " " + string(s.Currency)
+			k := string(reports.StatusOf(s.State)) + " " + string(s.Currency)
 			ledgerTotals[k] = ledgerTotals[k].Add(s.Total)
 		}
 	})

@@ -58,10 +58,11 @@ type Config struct {
 	APISecret string
 	// CallbackURL receives the (unsigned) result of every payout. Required.
 	CallbackURL string
-	// Pacer paces sends: the caller (batch.Runner) waits on it before each
-	// Send, and the client takes one more token from it for the resend
-	// after a 401. It is the one owner of KiotaPay's rate and per-phone
-	// interval (batch.Pacer). Nil: the client paces nothing itself.
+	// Pacer paces sends: the caller (batch.Runner) waits on it before it
+	// claims the line, and the client passes its departure gate right
+	// before each request and before the resend after a 401. It is the one
+	// owner of KiotaPay's rate and per-phone interval (batch.Pacer). Nil:
+	// the client paces nothing itself.
 	Pacer *batch.Pacer
 	// HTTPClient sends the requests. Nil means providers.NewHTTPClient(0).
 	HTTPClient *http.Client
@@ -360,6 +361,9 @@ func (c *Client) Send(ctx context.Context, chunk batch.Chunk) (batch.Accepted, e
 	if _, err := c.conn.Tokens.Get(ctx, ""); err != nil {
 		return batch.Accepted{}, err
 	}
+	if err := c.cfg.Pacer.Depart(ctx); err != nil {
+		return batch.Accepted{}, notSent(err)
+	}
 	resp, rbody, err := c.conn.Authorized(ctx, func() (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+c.prefix+"/send-money", bytes.NewReader(body))
 		if err != nil {
@@ -368,7 +372,7 @@ func (c *Client) Send(ctx context.Context, chunk batch.Chunk) (batch.Accepted, e
 		req.Header.Set("Content-Type", "application/json")
 		return req, nil
 	}, func() error {
-		if err := c.cfg.Pacer.Again(ctx); err != nil {
+		if err := c.cfg.Pacer.Depart(ctx); err != nil {
 			return notSent(err)
 		}
 		return nil
