@@ -9,7 +9,7 @@ FUZZTIME  ?= 30s
 BENCHTIME ?= 1x
 PKGS      := ./...
 
-.PHONY: all build test test-short bench fuzz vuln matrix chaos chaos-smoke lint fmt deps tidy-check demo clean
+.PHONY: all build test test-short bench fuzz vuln matrix chaos chaos-smoke corrupt lint fmt deps tidy-check demo clean
 
 all: build
 
@@ -48,6 +48,11 @@ vuln:
 ## matrix: the fault matrix alone (every fault and every pair), with its totals (also runs in make test).
 matrix:
 	$(GO) test -count=1 -run '^TestFaultMatrix$$' -v ./cmd/payroll | grep -v -e '^=== ' -e '^        --- PASS'
+
+## corrupt: 1,000 damaged copies of a settled ledger, each run against the sandbox:
+## 0 payouts and 0 Go traces (make test runs 150).
+corrupt:
+	CORRUPT_COPIES=1000 $(GO) test -count=1 -run '^TestCorruptionFuzz$$' -v ./cmd/payroll | grep -E 'damaged copies|^(ok|FAIL|---)'
 
 ## chaos: SIGKILL the real binary 200 times at random and at every failpoint; check ledger vs sandbox truth.
 chaos:

@@ -3,6 +3,7 @@ package ledger
 import (
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"math"
 	"time"
 
@@ -48,8 +49,26 @@ import (
 // optional string whose bit is set, in the order of the ln* bits.
 const recVersion = 3
 
-// recVersionOld is the previous format, still read.
+// recVersionOld is the previous format: read only to migrate it (and by a
+// read-only open of a ledger not migrated yet).
 const recVersionOld = 2
+
+// crcLen is the trailer of a version-3 record: CRC-32C (Castagnoli) of the
+// batch ID, a NUL, the line's key and the record before the trailer, so a
+// flipped bit, a truncated value, or a record moved to another line's key
+// is found on read.
+const crcLen = 4
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func recordSum(batchID string, seq uint64, v []byte) uint32 {
+	h := crc32.New(castagnoli)
+	h.Write([]byte(batchID))
+	h.Write([]byte{0})
+	h.Write(binary.BigEndian.AppendUint64(nil, seq))
+	h.Write(v)
+	return h.Sum32()
+}
 
 const hdrLen = 8
 
@@ -142,15 +161,20 @@ func statesAsStrings() []string {
 	return out
 }
 
-var stateCodes = map[batch.State]byte{}
-var codeStates [16]batch.State
-
-func init() {
-	for i, s := range batch.States {
-		stateCodes[s] = byte(i + 1)
-		codeStates[i+1] = s
-	}
+// stateCodes is the on-disk byte of each state: an explicit table, append
+// only (a new state takes the next code), never derived from the order of
+// a display list. TestStateCodes pins it.
+var stateCodes = map[batch.State]byte{
+	batch.StatePending: 1, batch.StateSending: 2, batch.StateAccepted: 3, batch.StatePaid: 4, batch.StateFailed: 5,
+	batch.StateUnknown: 6, batch.StateInvalid: 7, batch.StateConflict: 8, batch.StateCancelled: 9,
 }
+
+var codeStates = func() (t [16]batch.State) {
+	for s, c := range stateCodes {
+		t[c] = s
+	}
+	return t
+}()
 
 // encodeRecord returns r's stored value in a new slice.
 func encodeRecord(r *LineRecord) []byte {
@@ -159,6 +183,7 @@ func encodeRecord(r *LineRecord) []byte {
 
 // appendRecord appends r's stored value to dst.
 func appendRecord(dst []byte, r *LineRecord) []byte {
+	start := len(dst)
 	dst = append(dst, recVersion, stateCodes[r.State], 0, 0, 0, 0, 0, 0)
 	h := dst[len(dst)-hdrLen:]
 	binary.BigEndian.PutUint32(h[2:6], uint32(r.Row()))
@@ -222,7 +247,8 @@ func appendRecord(dst []byte, r *LineRecord) []byte {
 	if bits&recSameTimes == 0 {
 		dst = appendTime(dst, r.Updated)
 	}
-	return binary.AppendUvarint(dst, uint64(r.SetBy))
+	dst = binary.AppendUvarint(dst, uint64(r.SetBy))
+	return binary.BigEndian.AppendUint32(dst, recordSum(r.BatchID, r.Seq, dst[start:]))
 }
 
 // lineStrings returns pointers to a line's optional strings in the order
@@ -358,14 +384,20 @@ type header struct {
 	fp    []byte // aliases the stored value
 }
 
-// peekRecord reads the header of a stored value without decoding the body.
-func peekRecord(v []byte) (header, error) {
-	if len(v) < hdrLen || (v[0] != recVersion && v[0] != recVersionOld) || int(v[1]) >= len(codeStates) || codeStates[v[1]] == "" {
-		return header{}, fmt.Errorf("ledger: corrupt line record header: %w", ErrInvariant)
+// peekRecord reads the header of a stored value without decoding the body
+// (and without checking its sum: decodeRecord does). A version-2 record
+// is read only where legacy is true.
+func peekRecord(b *bkt, v []byte) (header, error) {
+	trailer := crcLen
+	if len(v) > 0 && v[0] == recVersionOld && b.legacy {
+		trailer = 0
+	}
+	if len(v) < hdrLen+trailer || (v[0] != recVersion && trailer != 0) || int(v[1]) >= len(codeStates) || codeStates[v[1]] == "" {
+		return header{}, &DamagedError{Path: b.path, Batch: b.id, Detail: "corrupt line record header"}
 	}
 	n := int(binary.BigEndian.Uint16(v[6:8]))
-	if len(v) < hdrLen+n {
-		return header{}, fmt.Errorf("ledger: short line record: %w", ErrInvariant)
+	if len(v) < hdrLen+n+trailer {
+		return header{}, &DamagedError{Path: b.path, Batch: b.id, Detail: "short line record"}
 	}
 	return header{state: codeStates[v[1]], row: int(binary.BigEndian.Uint32(v[2:6])), fp: v[hdrLen : hdrLen+n]}, nil
 }

@@ -2,7 +2,10 @@ package ledger
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -39,8 +42,9 @@ func codecRecords() []*LineRecord {
 // JSON, which shows amounts and times as text).
 func TestCodecRoundTrip(t *testing.T) {
 	for i, r := range codecRecords() {
+		r.BatchID, r.Seq = "b", 7
 		v := encodeRecord(r)
-		got, err := decodeRecord("b", 7, v)
+		got, err := decodeRecord(testBkt, 7, v)
 		if err != nil {
 			t.Fatalf("%d: %v", i, err)
 		}
@@ -58,29 +62,78 @@ func TestCodecRoundTrip(t *testing.T) {
 		if !bytes.Equal(encodeRecord(got), v) {
 			t.Errorf("%d: re-encoding differs", i)
 		}
-		if h, err := peekRecord(v); err != nil || h.row != r.Row() {
+		if h, err := peekRecord(testBkt, v); err != nil || h.row != r.Row() {
 			t.Errorf("%d: peek %+v %v", i, h, err)
 		}
 	}
 }
 
-// TestCodecCorrupt: truncated or damaged values are errors, never panics.
+var testBkt = &bkt{id: "b", path: "test.db"}
+
+// TestCodecCorrupt: truncated or damaged values are damage, never panics,
+// and never decode: every single-byte change anywhere in a record, the
+// state byte included, fails its checksum.
 func TestCodecCorrupt(t *testing.T) {
 	for _, r := range codecRecords() {
+		r.BatchID, r.Seq = "b", 1
 		v := encodeRecord(r)
 		for n := range len(v) {
-			if _, err := decodeRecord("b", 1, v[:n]); !isErr(err, ErrInvariant) {
+			if _, err := decodeRecord(testBkt, 1, v[:n]); !isErr(err, ErrDamaged) {
 				t.Fatalf("truncated to %d: err = %v", n, err)
 			}
 		}
-		for i := hdrLen; i < len(v); i++ {
-			w := bytes.Clone(v)
-			w[i] ^= 0xff
-			decodeRecord("b", 1, w) // must not panic
+		for i := range len(v) {
+			for _, x := range []byte{0x01, 0x80, 0xff} {
+				w := bytes.Clone(v)
+				w[i] ^= x
+				if _, err := decodeRecord(testBkt, 1, w); !isErr(err, ErrDamaged) {
+					t.Fatalf("byte %d ^ %#x decoded: %v", i, x, err)
+				}
+			}
 		}
-		if _, err := decodeRecord("b", 1, append(bytes.Clone(v), 0)); !isErr(err, ErrInvariant) {
+		if _, err := decodeRecord(testBkt, 1, append(bytes.Clone(v), 0)); !isErr(err, ErrDamaged) {
 			t.Fatalf("trailing byte: err = %v", err)
 		}
+		// The same record under another key or batch is damage too.
+		if _, err := decodeRecord(testBkt, 2, v); !isErr(err, ErrDamaged) {
+			t.Fatalf("record moved to another line: err = %v", err)
+		}
+		if _, err := decodeRecord(&bkt{id: "c"}, 1, v); !isErr(err, ErrDamaged) {
+			t.Fatalf("record moved to another batch: err = %v", err)
+		}
+	}
+}
+
+// TestStateCodes pins the on-disk state codes: a reorder of batch.States
+// must not change the meaning of every existing ledger.
+func TestStateCodes(t *testing.T) {
+	want := map[batch.State]byte{"pending": 1, "sending": 2, "accepted": 3, "paid": 4, "failed": 5,
+		"unknown": 6, "invalid": 7, "conflict": 8, "cancelled": 9}
+	if len(stateCodes) != len(want) || len(batch.States) != len(want) {
+		t.Fatalf("%d codes, %d states, want %d", len(stateCodes), len(batch.States), len(want))
+	}
+	for s, c := range want {
+		if stateCodes[s] != c || codeStates[c] != s {
+			t.Errorf("state %s: code %d, want %d", s, stateCodes[s], c)
+		}
+	}
+}
+
+// TestRecordGolden pins the encoding of a record: testdata/record-v3.hex.
+func TestRecordGolden(t *testing.T) {
+	r := codecRecords()[2]
+	r.BatchID, r.Seq = "nov-2026", 42
+	got := hex.EncodeToString(encodeRecord(r)) + "\n"
+	path := filepath.Join("testdata", "record-v3.hex")
+	if os.Getenv("LEDGER_UPDATE_GOLDEN") != "" {
+		os.WriteFile(path, []byte(got), 0o644)
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (LEDGER_UPDATE_GOLDEN=1 go test ./ledger to write it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("record encoding changed: a format change needs a new version and a migration\n got %s\nwant %s", got, want)
 	}
 }
 

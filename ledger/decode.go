@@ -9,12 +9,24 @@ import (
 	"payroll/batch"
 )
 
-func decodeRecord(batchID string, seq uint64, v []byte) (*LineRecord, error) {
-	h, err := peekRecord(v)
+// decodeRecord decodes and checks one stored line of batch b: a record
+// whose sum does not match is damage (DamagedError naming the batch and
+// the line's key), as is any record of the old format once the ledger is
+// migrated.
+func decodeRecord(b *bkt, seq uint64, v []byte) (*LineRecord, error) {
+	h, err := peekRecord(b, v)
 	if err != nil {
+		err.(*DamagedError).Ref = fmt.Sprintf("#%d", seq)
 		return nil, err
 	}
-	r := &LineRecord{BatchID: batchID, Seq: seq, State: h.state}
+	if v[0] == recVersion {
+		body := v[:len(v)-crcLen]
+		if binary.BigEndian.Uint32(v[len(body):]) != recordSum(b.id, seq, body) {
+			return nil, &DamagedError{Path: b.path, Batch: b.id, Ref: fmt.Sprintf("#%d", seq), Detail: "line record checksum mismatch"}
+		}
+		v = body
+	}
+	r := &LineRecord{BatchID: b.id, Seq: seq, State: h.state}
 	// One string holds the fingerprint and the body; every decoded string
 	// is a substring of it.
 	s := string(v[hdrLen:])
@@ -25,7 +37,7 @@ func decodeRecord(batchID string, seq uint64, v []byte) (*LineRecord, error) {
 		d.fail("trailing bytes")
 	}
 	if d.err != nil {
-		return nil, fmt.Errorf("ledger: decode line %s/%d: %v: %w", batchID, seq, d.err, ErrInvariant)
+		return nil, &DamagedError{Path: b.path, Batch: b.id, Ref: fmt.Sprintf("#%d", seq), Detail: d.err.Error()}
 	}
 	return r, nil
 }

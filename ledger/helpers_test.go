@@ -103,3 +103,5 @@ func mustOutcome(t testing.TB, db *DB, o batch.Outcome) {
 }
 
 func isErr(err, target error) bool { return errors.Is(err, target) }
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }

@@ -116,6 +116,9 @@ func (db *DB) Import(ctx context.Context, spec ImportSpec, lines []batch.Line, i
 		if err == nil && spec.Derived && b.meta.File != spec.File {
 			return fmt.Errorf("batch %s was imported from %s, not %s: %w", spec.BatchID, b.meta.File, spec.File, ErrOtherFile)
 		}
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err // a damaged batch record is not a new batch
+		}
 		if err != nil {
 			if b, err = t.createBatch(spec.BatchID); err != nil {
 				return err
@@ -196,7 +199,7 @@ func (db *DB) Import(ctx context.Context, spec ImportSpec, lines []batch.Line, i
 // add stores a new line (pending, or invalid for an invalid row), adding
 // its amount to totals.
 func (t *txn) add(b *bkt, seq uint64, it *importItem, totals moneySums, rep *batch.ImportReport) error {
-	r := LineRecord{Seq: seq, Ref: it.ref, Created: t.now, Updated: t.now, SetBy: t.importNo}
+	r := LineRecord{BatchID: b.id, Seq: seq, Ref: it.ref, Created: t.now, Updated: t.now, SetBy: t.importNo}
 	if it.line != nil {
 		r.Line, r.Fingerprint, r.State = *it.line, it.fp, batch.StatePending
 		totals.add(r.Line.Currency, r.Line.Amount)
@@ -278,7 +281,7 @@ func (t *txn) reimport(b *bkt, seq uint64, it *importItem, rep *batch.ImportRepo
 	if v == nil {
 		return fmt.Errorf("ledger: batch %q: reference %q points at missing line %d: %w", b.id, it.ref, seq, ErrInvariant)
 	}
-	h, err := peekRecord(v)
+	h, err := peekRecord(b, v)
 	if err != nil {
 		return err
 	}
@@ -286,7 +289,7 @@ func (t *txn) reimport(b *bkt, seq uint64, it *importItem, rep *batch.ImportRepo
 	if it.line != nil && bytes.Equal(h.fp, []byte(it.fp)) && h.state != batch.StateCancelled {
 		rep.Unchanged++
 		if h.row != it.row { // rows moved in the sheet: keep the report's row numbers right
-			r, err := decodeRecord(b.id, seq, v)
+			r, err := decodeRecord(b, seq, v)
 			if err != nil {
 				return err
 			}
@@ -295,7 +298,7 @@ func (t *txn) reimport(b *bkt, seq uint64, it *importItem, rep *batch.ImportRepo
 		}
 		return nil
 	}
-	r, err := decodeRecord(b.id, seq, v)
+	r, err := decodeRecord(b, seq, v)
 	if err != nil {
 		return err
 	}
@@ -372,7 +375,7 @@ func (t *txn) departed(b *bkt, present []bool, rep *batch.ImportReport) error {
 		if present[seq] {
 			continue
 		}
-		h, err := peekRecord(v)
+		h, err := peekRecord(b, v)
 		if err != nil {
 			return err
 		}
@@ -383,7 +386,7 @@ func (t *txn) departed(b *bkt, present []bool, rep *batch.ImportReport) error {
 		case batch.StateFailed:
 			// A failed line the operator removed: cancelled when no
 			// attempt may have paid it (nothing was paid, nothing will be).
-			r, err := decodeRecord(b.id, seq, v)
+			r, err := decodeRecord(b, seq, v)
 			if err != nil {
 				return err
 			}

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,7 +19,10 @@ import (
 
 // Schema is the ledger format this package reads and writes. It is stored
 // in the meta bucket at first open and checked at every open.
-const Schema = "payroll-ledger/2"
+const Schema = "payroll-ledger/3"
+
+// schemaOld is the format migrated on open (records without checksums).
+const schemaOld = "payroll-ledger/2"
 
 // DefaultTimeout is how long Open waits for the file lock when
 // Options.Timeout is zero.
@@ -65,6 +69,7 @@ type DB struct {
 	path      string
 	now       func() time.Time
 	readOnly  bool
+	legacy    bool // the file is format 2, not migrated yet (read-only open)
 	commits   atomic.Int64
 	recovered int
 }
@@ -128,7 +133,21 @@ func hook(point string) {
 // schema on first use (one synced transaction), checks the schema, and
 // turns lines left in sending by a dead process into unknown with a
 // "crash-recovery" event. Nothing is ever resent automatically.
-func Open(path string, opts Options) (*DB, error) {
+func Open(path string, opts Options) (db *DB, err error) {
+	defer faultsPanic()()
+	var b *bolt.DB
+	defer func() { // runs after guard: a recovered panic closes the file too
+		if err != nil && b != nil {
+			b.Close()
+		}
+	}()
+	defer guard(path, &err)
+	if err := checkFile(path); err != nil {
+		return nil, err
+	}
+	if err := walkFile(path); err != nil {
+		return nil, err
+	}
 	timeout := opts.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -138,22 +157,23 @@ func Open(path string, opts Options) (*DB, error) {
 		now = time.Now
 	}
 	bo := &bolt.Options{Timeout: timeout, ReadOnly: opts.ReadOnly, NoFreelistSync: true, InitialMmapSize: initialMmapSize(path)}
-	b, err := bolt.Open(path, 0o600, bo)
+	b, err = bolt.Open(path, 0o600, bo)
 	if err != nil {
-		if errors.Is(err, berrors.ErrTimeout) {
+		switch {
+		case errors.Is(err, berrors.ErrTimeout):
 			return nil, &busyError{path: path, err: err}
+		case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrVersionMismatch):
+			return nil, damaged(path, "%v", err)
 		}
 		return nil, fmt.Errorf("ledger: open %s: %w", path, err)
 	}
-	db := &DB{bolt: b, path: path, now: now, readOnly: opts.ReadOnly}
+	db = &DB{bolt: b, path: path, now: now, readOnly: opts.ReadOnly}
 	if err := db.init(); err != nil {
-		b.Close()
 		return nil, err
 	}
 	if !opts.ReadOnly {
 		n, err := db.recover()
 		if err != nil {
-			b.Close()
 			return nil, err
 		}
 		db.recovered = n
@@ -209,6 +229,11 @@ func (db *DB) init() error {
 		return fmt.Errorf("ledger: open %s: %w", db.path, err)
 	}
 	switch {
+	case found == schemaOld && db.readOnly:
+		db.legacy = true // read as it is; the next writing open migrates it
+		return nil
+	case found == schemaOld:
+		return db.migrate()
 	case found != "" && found != Schema:
 		return fmt.Errorf("ledger: %s has schema %q, this program reads %q: %w", db.path, found, Schema, ErrSchema)
 	case found == Schema && complete:
@@ -252,15 +277,17 @@ func (db *DB) Stats() Stats {
 // update runs fn in one write transaction (one commit, one fsync) and
 // saves the batch metadata fn touched. fn must not do I/O other than the
 // ledger's own: no API here takes a caller's callback.
-func (db *DB) update(ctx context.Context, op string, fn func(t *txn) error) error {
+func (db *DB) update(ctx context.Context, op string, fn func(t *txn) error) (err error) {
+	defer faultsPanic()()
+	defer guard(db.path, &err)
 	if db.readOnly {
 		return ErrReadOnly
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
-		t := &txn{tx: tx, now: db.now().UTC(), ctx: ctx, metas: map[string]*Batch{}}
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		t := &txn{tx: tx, now: db.now().UTC(), ctx: ctx, metas: map[string]*Batch{}, path: db.path, legacy: db.legacy}
 		if err := fn(t); err != nil {
 			return err
 		}
@@ -279,9 +306,11 @@ func (db *DB) update(ctx context.Context, op string, fn func(t *txn) error) erro
 }
 
 // view runs fn in a read transaction.
-func (db *DB) view(fn func(t *txn) error) error {
+func (db *DB) view(fn func(t *txn) error) (err error) {
+	defer faultsPanic()()
+	defer guard(db.path, &err)
 	return db.bolt.View(func(tx *bolt.Tx) error {
-		return fn(&txn{tx: tx, now: db.now().UTC(), ctx: context.Background(), metas: map[string]*Batch{}})
+		return fn(&txn{tx: tx, now: db.now().UTC(), ctx: context.Background(), metas: map[string]*Batch{}, path: db.path, legacy: db.legacy})
 	})
 }
 
@@ -295,3 +324,46 @@ func mustJSON(v any) []byte {
 }
 
 func joinErrors(errs []error) error { return errors.Join(errs...) }
+
+// migrate rewrites a format-2 ledger as format 3 in one transaction:
+// every line record gets its checksum (and the new fields, empty), every
+// batch record its checksum; nothing else changes, not even a line's
+// Updated time. A record that cannot be read stops the migration: the
+// ledger is then damaged and stays as it was.
+func (db *DB) migrate() error {
+	db.legacy = true
+	defer func() { db.legacy = false }()
+	return db.update(context.Background(), "migrate", func(t *txn) error {
+		var ids []string
+		if err := t.tx.Bucket(bktBatches).ForEach(func(k, _ []byte) error {
+			ids = append(ids, string(k))
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			b, err := t.batch(id)
+			if err != nil {
+				return err
+			}
+			var recs []*LineRecord
+			c := b.lines.Cursor()
+			for k, v := c.First(); k != nil; k, v = c.Next() {
+				r, err := decodeRecord(b, binary.BigEndian.Uint64(k), v)
+				if err != nil {
+					return err
+				}
+				recs = append(recs, r)
+			}
+			for _, r := range recs {
+				if err := b.lines.Put(seqKey(r.Seq), encodeRecord(r)); err != nil {
+					return err
+				}
+			}
+			if err := t.tx.Bucket(bktBatches).Put([]byte(id), sealMeta(id, mustJSON(b.meta))); err != nil {
+				return err
+			}
+		}
+		return t.tx.Bucket(bktMeta).Put(keySchema, []byte(Schema))
+	})
+}

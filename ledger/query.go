@@ -88,7 +88,7 @@ func (db *DB) Lines(ctx context.Context, batchID string) iter.Seq2[LineRecord, e
 					k, v = c.Next()
 				}
 				for ; k != nil && len(page) < pageSize; k, v = c.Next() {
-					r, err := decodeRecord(b.id, binary.BigEndian.Uint64(k), v)
+					r, err := decodeRecord(b, binary.BigEndian.Uint64(k), v)
 					if err != nil {
 						return err
 					}
@@ -114,6 +114,18 @@ func (db *DB) Lines(ctx context.Context, batchID string) iter.Seq2[LineRecord, e
 			}
 		}
 	}
+}
+
+// Verify reads every record of the batch and checks its sum: a damaged
+// batch is an error (DamagedError naming the line), and nothing in it may
+// be sent. run and retry call it before sending.
+func (db *DB) Verify(ctx context.Context, batchID string) error {
+	for _, err := range db.Lines(ctx, batchID) {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Pending returns the batch's pending lines (what a run sends) and the
@@ -339,7 +351,9 @@ func (db *DB) AllowDuplicates(ctx context.Context, batchID string, dups []batch.
 // settled failed; the in-flight index names exactly the sending lines; every
 // reference index entry points at its line. It returns all problems
 // joined, each wrapping ErrInvariant, or nil.
-func (db *DB) Check(ctx context.Context) error {
+func (db *DB) Check(ctx context.Context) (cerr error) {
+	defer faultsPanic()()
+	defer guard(db.path, &cerr)
 	var errs []error
 	bad := func(format string, a ...any) {
 		errs = append(errs, fmt.Errorf("ledger: "+format+": %w", append(a, ErrInvariant)...))
@@ -348,7 +362,7 @@ func (db *DB) Check(ctx context.Context) error {
 		for err := range tx.Check() {
 			bad("bbolt: %v", err)
 		}
-		t := &txn{tx: tx, ctx: ctx, metas: map[string]*Batch{}}
+		t := &txn{tx: tx, ctx: ctx, metas: map[string]*Batch{}, path: db.path, legacy: db.legacy}
 		inflight := map[string]bool{}
 		if err := tx.Bucket(bktInflight).ForEach(func(k, _ []byte) error {
 			inflight[string(k)] = true
@@ -379,7 +393,7 @@ func checkBatch(t *txn, b *bkt, inflight map[string]bool, bad func(string, ...an
 	c := b.lines.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		seq := binary.BigEndian.Uint64(k)
-		r, err := decodeRecord(b.id, seq, v)
+		r, err := decodeRecord(b, seq, v)
 		if err != nil {
 			bad("batch %q line #%d: %v", b.id, seq, err)
 			continue

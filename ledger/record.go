@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"hash/crc32"
 	"slices"
 	"time"
 
@@ -224,6 +226,8 @@ type txn struct {
 	metas    map[string]*Batch
 	dirty    map[string]bool
 	importNo int    // the import this transaction makes (Import only)
+	path     string // the ledger file, for DamagedError
+	legacy   bool   // records of the old format may be read (not migrated yet)
 	key      []byte // scratch for keys: bbolt copies a key on Put
 	buf      []byte // scratch for encoding a value before keep
 	slab     []byte // values kept for the transaction, see keep
@@ -245,6 +249,8 @@ func (t *txn) keep(v []byte) []byte {
 // bkt is one batch's nested buckets within a transaction.
 type bkt struct {
 	id     string
+	path   string // the ledger file
+	legacy bool   // old-format records may be read
 	meta   *Batch
 	lines  *bolt.Bucket
 	refs   *bolt.Bucket
@@ -261,7 +267,7 @@ func (t *txn) batch(id string) (*bkt, error) {
 	if root == nil {
 		return nil, fmt.Errorf("ledger: batch %q has metadata but no buckets: %w", id, ErrInvariant)
 	}
-	b := &bkt{id: id, meta: m, lines: root.Bucket(bktLines), refs: root.Bucket(bktRefs), events: root.Bucket(bktEvents)}
+	b := &bkt{id: id, path: t.path, legacy: t.legacy, meta: m, lines: root.Bucket(bktLines), refs: root.Bucket(bktRefs), events: root.Bucket(bktEvents)}
 	if t.tx.Writable() {
 		b.lines.FillPercent = 1.0
 		b.events.FillPercent = 1.0
@@ -277,9 +283,13 @@ func (t *txn) meta(id string) (*Batch, error) {
 	if v == nil {
 		return nil, fmt.Errorf("ledger: batch %q: %w", id, ErrNotFound)
 	}
+	js, err := openMeta(id, v, t.legacy)
+	if err != nil {
+		return nil, &DamagedError{Path: t.path, Batch: id, Detail: err.Error()}
+	}
 	m := &Batch{}
-	if err := json.Unmarshal(v, m); err != nil {
-		return nil, fmt.Errorf("ledger: decode batch %q: %w", id, err)
+	if err := json.Unmarshal(js, m); err != nil {
+		return nil, &DamagedError{Path: t.path, Batch: id, Detail: "batch record: " + err.Error()}
 	}
 	if m.Counts == nil {
 		m.Counts = map[batch.State]int{}
@@ -317,7 +327,7 @@ func (t *txn) flush() error {
 	for id := range t.dirty {
 		m := t.metas[id]
 		m.Updated = t.now
-		if err := t.tx.Bucket(bktBatches).Put([]byte(id), mustJSON(m)); err != nil {
+		if err := t.tx.Bucket(bktBatches).Put([]byte(id), sealMeta(id, mustJSON(m))); err != nil {
 			return err
 		}
 	}
@@ -330,15 +340,22 @@ func (t *txn) get(b *bkt, ref string) (*LineRecord, error) {
 	if sk == nil {
 		return nil, fmt.Errorf("ledger: batch %q line %q: %w", b.id, ref, ErrNotFound)
 	}
-	return t.getSeq(b, binary.BigEndian.Uint64(sk))
+	if len(sk) != 8 {
+		return nil, &DamagedError{Path: b.path, Batch: b.id, Ref: ref, Detail: "reference index entry is damaged"}
+	}
+	r, err := t.getSeq(b, binary.BigEndian.Uint64(sk))
+	if err == nil && r.Ref != ref {
+		return nil, &DamagedError{Path: b.path, Batch: b.id, Ref: ref, Detail: fmt.Sprintf("reference index points at line %q", r.Ref)}
+	}
+	return r, err
 }
 
 func (t *txn) getSeq(b *bkt, seq uint64) (*LineRecord, error) {
 	v := b.lines.Get(seqKey(seq))
 	if v == nil {
-		return nil, fmt.Errorf("ledger: batch %q line #%d: %w", b.id, seq, ErrInvariant)
+		return nil, &DamagedError{Path: b.path, Batch: b.id, Ref: fmt.Sprintf("#%d", seq), Detail: "an index names a line that is not there"}
 	}
-	return decodeRecord(b.id, seq, v)
+	return decodeRecord(b, seq, v)
 }
 
 // save writes a line record back (its state unchanged or already changed
@@ -393,4 +410,37 @@ func (r *LineRecord) View() batch.LineView {
 		v.SettledAt = r.Updated
 	}
 	return v
+}
+
+// A batch record is metaVersion, the CRC-32C of the batch ID, a NUL and
+// the JSON, then the JSON. Before format 3 it was the JSON alone.
+const metaVersion = 1
+
+func sealMeta(id string, js []byte) []byte {
+	out := make([]byte, 0, 5+len(js))
+	out = append(out, metaVersion)
+	out = binary.BigEndian.AppendUint32(out, metaSum(id, js))
+	return append(out, js...)
+}
+
+func metaSum(id string, js []byte) uint32 {
+	h := crc32.New(castagnoli)
+	h.Write([]byte(id))
+	h.Write([]byte{0})
+	h.Write(js)
+	return h.Sum32()
+}
+
+// openMeta checks a stored batch record and returns its JSON.
+func openMeta(id string, v []byte, legacy bool) ([]byte, error) {
+	if len(v) > 0 && v[0] == '{' && legacy {
+		return v, nil
+	}
+	if len(v) < 5 || v[0] != metaVersion {
+		return nil, errors.New("batch record has no known format")
+	}
+	if binary.BigEndian.Uint32(v[1:5]) != metaSum(id, v[5:]) {
+		return nil, errors.New("batch record checksum mismatch")
+	}
+	return v[5:], nil
 }

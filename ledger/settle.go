@@ -300,7 +300,7 @@ func scanStates(b *bkt, states ...batch.State) ([]uint64, error) {
 	var seqs []uint64
 	c := b.lines.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
-		h, err := peekRecord(v)
+		h, err := peekRecord(b, v)
 		if err != nil {
 			return nil, err
 		}
