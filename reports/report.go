@@ -91,7 +91,7 @@ type Group struct {
 func (r *Report) Groups() []Group {
 	type key struct {
 		p, c string
-		s Status
+		s    Status
 	}
 	idx := map[key]int{}
 	var out []Group
