@@ -209,7 +209,7 @@ func (x provIndex) write(t *txn) error {
 		if old := bk.Get([]byte(k)); old != nil {
 			var prev provRef
 			if err := json.Unmarshal(old, &prev); err != nil {
-				return err
+				return damaged(t.path, "provider reference index entry: %v", err)
 			}
 			if prev.Batch != e.Batch {
 				return fmt.Errorf("ledger: provider reference %q already belongs to batch %q: %w", k, prev.Batch, ErrInput)
@@ -260,7 +260,7 @@ func (db *DB) recover() (int, error) {
 		for _, k := range keys {
 			i := bytes.IndexByte(k, 0)
 			if i < 0 || len(k) != i+9 {
-				return fmt.Errorf("ledger: bad in-flight key %q: %w", k, ErrInvariant)
+				return damaged(t.path, "bad in-flight index key %q", k)
 			}
 			b, err := t.batch(string(k[:i]))
 			if err != nil {
@@ -271,7 +271,7 @@ func (db *DB) recover() (int, error) {
 				return err
 			}
 			if r.State != batch.StateSending {
-				return fmt.Errorf("ledger: in-flight index names line %q in state %s: %w", r.Ref, r.State, ErrInvariant)
+				return &DamagedError{Path: t.path, Batch: b.id, Ref: r.Ref, Detail: fmt.Sprintf("the in-flight index names a line in state %s", r.State)}
 			}
 			a := r.Current()
 			a.Outcome, a.Ended = batch.OutcomeUnknown, t.now

@@ -279,7 +279,7 @@ func (t *txn) setLine(b *bkt, r *LineRecord, it *importItem) {
 func (t *txn) reimport(b *bkt, seq uint64, it *importItem, rep *batch.ImportReport) error {
 	v := b.lines.Get(seqKey(seq))
 	if v == nil {
-		return fmt.Errorf("ledger: batch %q: reference %q points at missing line %d: %w", b.id, it.ref, seq, ErrInvariant)
+		return &DamagedError{Path: b.path, Batch: b.id, Ref: it.ref, Detail: fmt.Sprintf("the reference index points at missing line #%d", seq)}
 	}
 	h, err := peekRecord(b, v)
 	if err != nil {

@@ -282,7 +282,7 @@ func (db *DB) Duplicates(ctx context.Context, batchID string, window time.Durati
 				rest := k[len(prefix):]
 				j := bytes.IndexByte(rest, 0)
 				if j < 0 || len(v) != 9 {
-					return fmt.Errorf("ledger: bad payee key: %w", ErrInvariant)
+					return damaged(t.path, "bad payee index entry")
 				}
 				other, otherRef := string(rest[:j]), string(rest[j+1:])
 				when := time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC()
@@ -474,7 +474,7 @@ func (db *DB) ByProviderRef(ctx context.Context, p batch.ProviderName, ref strin
 		}
 		var pr provRef
 		if err := json.Unmarshal(v, &pr); err != nil {
-			return err
+			return damaged(t.path, "provider reference index entry: %v", err)
 		}
 		b, err := t.batch(pr.Batch)
 		if err != nil {

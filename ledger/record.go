@@ -265,7 +265,7 @@ func (t *txn) batch(id string) (*bkt, error) {
 	}
 	root := t.tx.Bucket(bktBatch).Bucket([]byte(id))
 	if root == nil {
-		return nil, fmt.Errorf("ledger: batch %q has metadata but no buckets: %w", id, ErrInvariant)
+		return nil, &DamagedError{Path: t.path, Batch: id, Detail: "the batch has a record but no buckets"}
 	}
 	b := &bkt{id: id, path: t.path, legacy: t.legacy, meta: m, lines: root.Bucket(bktLines), refs: root.Bucket(bktRefs), events: root.Bucket(bktEvents)}
 	if t.tx.Writable() {

@@ -59,7 +59,7 @@ func (t *txn) settle(res batch.Result, cache map[string][]*LineRecord) (batch.Se
 	}
 	var pr provRef
 	if err := json.Unmarshal(v, &pr); err != nil {
-		return s, err
+		return s, damaged(t.path, "provider reference index entry: %v", err)
 	}
 	b, err := t.batch(pr.Batch)
 	if err != nil {
