@@ -81,10 +81,11 @@ func readMeta(b []byte) (boltMeta, bool) {
 }
 
 // checkFile looks at an existing ledger file before bbolt maps it: an
-// empty file, no valid meta page, or a file shorter than the high-water
-// mark its newest valid meta records is damage. (bbolt would take an empty
-// file for a new ledger, and would fault on pages past the end of a
-// truncated one.) A missing file is not checked: Open creates it.
+// empty file, no valid meta page, a file shorter than the high-water mark
+// its newest valid meta records, or a damaged page (walk) is damage.
+// (bbolt would take an empty file for a new ledger, would fault on pages
+// past the end of a truncated one, and asserts page invariants with panics
+// in goroutines of its own.) A missing file is not checked: Open creates it.
 func checkFile(path string) error {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -108,29 +109,19 @@ func checkFile(path string) error {
 		return fmt.Errorf("ledger: read %s: %w", path, err)
 	}
 	head = head[:n]
-	var best boltMeta
-	found := false
-	m0, ok0 := readMeta(head)
-	sizes := []uint32{4096, 8192, 16384, 32768, 65536}
-	if ok0 {
-		best, found = m0, true
-		sizes = []uint32{m0.pageSize}
-	}
-	for _, ps := range sizes {
-		if int(ps)*2 > len(head) {
-			continue
-		}
-		if m1, ok := readMeta(head[ps:]); ok && m1.pageSize == ps && (!found || m1.txid > best.txid) {
-			best, found = m1, true
-		}
-	}
-	if !found {
+	m, ok := newestMeta(head)
+	if !ok {
 		return damaged(path, "no valid meta page (%d bytes)", size)
 	}
-	if need := int64(best.pgid) * int64(best.pageSize); size < need {
+	if need := int64(m.pgid) * int64(m.pageSize); size < need {
 		return damaged(path, "the file is %d bytes, shorter than the %d its meta page records (truncated)", size, need)
 	}
-	return nil
+	w := &walker{f: f, path: path, ps: int64(m.pageSize), size: size, hwm: m.pgid, seen: map[uint64]bool{}}
+	meta := head[pageHeaderSize:]
+	if m.txid%2 == 1 {
+		meta = head[int(m.pageSize)+pageHeaderSize:]
+	}
+	return w.tree(binary.LittleEndian.Uint64(meta[16:]), 0, nil, nil)
 }
 
 // guard turns a panic or a memory fault while bbolt reads a damaged page
@@ -160,41 +151,6 @@ const (
 	elemSize       = 16
 	maxTreeDepth   = 64
 )
-
-// walkFile checks every page reachable from the newest valid meta page
-// before bbolt reads any: each page must be where its id says, of the
-// right kind, inside the file, referenced once, with every element inside
-// its page. bbolt asserts these with panics, some in goroutines of its own
-// (rebuilding the freelist at Open), which no recover can catch; a damaged
-// page is found here first and is an error, never a Go trace.
-func walkFile(path string) error {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("ledger: open %s: %w", path, err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	head := make([]byte, 128<<10)
-	n, _ := io.ReadFull(f, head)
-	head = head[:n]
-	m, ok := newestMeta(head)
-	if !ok {
-		return damaged(path, "no valid meta page")
-	}
-	w := &walker{f: f, path: path, ps: int64(m.pageSize), size: fi.Size(), hwm: m.pgid, seen: map[uint64]bool{}}
-	meta := head[pageHeaderSize:]
-	if m.txid%2 == 1 {
-		meta = head[int(m.pageSize)+pageHeaderSize:]
-	}
-	root := binary.LittleEndian.Uint64(meta[16:])
-	return w.tree(root, 0, nil, nil)
-}
 
 // newestMeta is the valid meta page with the highest transaction id.
 func newestMeta(head []byte) (boltMeta, bool) {

@@ -145,9 +145,6 @@ func Open(path string, opts Options) (db *DB, err error) {
 	if err := checkFile(path); err != nil {
 		return nil, err
 	}
-	if err := walkFile(path); err != nil {
-		return nil, err
-	}
 	timeout := opts.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
