@@ -55,8 +55,17 @@ func TestInterruptedRunAdvice(t *testing.T) {
 	sheet := tzs(1, 12)
 	path := h.writeSheet("tz-nov.csv", sheet)
 	ctx, cancel := context.WithCancel(t.Context())
-	time.AfterFunc(900*time.Millisecond, cancel)
+	go func() { // SIGTERM once some lines went out, at 4 a second
+		for ctx.Err() == nil {
+			if _, kp := h.sends(); kp >= 3 {
+				cancel()
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
 	out, errOut, code := h.cliCtx(ctx, "run", "--wait", "10s", path)
+	cancel()
 	if code != exitInterrupted {
 		t.Fatalf("interrupted run: exit %d, want 130\n%s%s", code, out, errOut)
 	}
@@ -360,7 +369,7 @@ func TestSettleInterruptedExits130(t *testing.T) {
 	path := h.writeSheet("wait.csv", kes(1, 2))
 	h.mustCode(exitPending, "run", "--wait", "0", path)
 	ctx, cancel := context.WithCancel(t.Context())
-	time.AfterFunc(300*time.Millisecond, cancel)
+	time.AfterFunc(time.Second, cancel) // settle is waiting by then (poll_interval 1h)
 	out, errOut, code := h.cliCtx(ctx, "settle", "--wait", "1m", "wait")
 	if code != exitInterrupted {
 		t.Errorf("interrupted settle: exit %d, want 130\n%s%s", code, out, errOut)
