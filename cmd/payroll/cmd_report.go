@@ -38,14 +38,11 @@ func runReport(ctx context.Context, o reportOptions, g *globalOptions, id string
 			return usageErrorf("--format %q: want csv, xlsx or json", f)
 		}
 	}
-	_, db, err := g.openLedger()
+	_, db, err := g.openBatch(ctx, id)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if _, err := db.Batch(ctx, id); err != nil {
-		return batchNotFound(id, err)
-	}
 	_, err = reconcile(ctx, g, db, id, o.formats)
 	return err
 }

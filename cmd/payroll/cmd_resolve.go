@@ -105,14 +105,11 @@ func runResolveFrom(ctx context.Context, o resolveOptions, g *globalOptions, id 
 		fmt.Fprintln(g.stderr, err)
 		return withCode(exitUsage, fmt.Errorf("%s: the decisions file has errors; nothing was recorded", o.from))
 	}
-	_, db, err := g.openLedger()
+	_, db, err := g.openBatch(ctx, id)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if _, err := db.Batch(ctx, id); err != nil {
-		return batchNotFound(id, err)
-	}
 	checks, err := db.CheckDecisions(ctx, id, ds)
 	if err != nil {
 		return err

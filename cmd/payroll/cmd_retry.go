@@ -40,14 +40,11 @@ use payroll resolve.`,
 }
 
 func runRetry(ctx context.Context, o retryOptions, g *globalOptions, id string) error {
-	cfg, db, err := g.openLedger()
+	cfg, db, err := g.openBatch(ctx, id)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if _, err := db.Batch(ctx, id); err != nil {
-		return batchNotFound(id, err)
-	}
 	var failed []ledger.LineRecord
 	for rec, err := range db.Lines(ctx, id) {
 		if err != nil {

@@ -43,6 +43,19 @@ func (g *globalOptions) openLedger() (*batch.Config, *ledger.DB, error) {
 	return cfg, db, err
 }
 
+// openBatch is openLedger for a command about one batch, which must exist.
+func (g *globalOptions) openBatch(ctx context.Context, id string) (*batch.Config, *ledger.DB, error) {
+	cfg, db, err := g.openLedger()
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := db.Batch(ctx, id); err != nil {
+		db.Close()
+		return nil, nil, batchNotFound(id, err)
+	}
+	return cfg, db, nil
+}
+
 // openExisting opens a ledger that must already exist (status, report,
 // settle, retry, resolve and check never create one).
 func openExisting(path string, o ledger.Options) (*ledger.DB, error) {
