@@ -219,18 +219,6 @@ func (h *harness) lines(batchID string) []ledger.LineRecord {
 	return out
 }
 
-func (h *harness) line(batchID, ref string) ledger.LineRecord {
-	h.t.Helper()
-	var rec ledger.LineRecord
-	h.withDB(func(db *ledger.DB) {
-		var err error
-		if rec, err = db.Line(context.Background(), batchID, ref); err != nil {
-			h.t.Fatal(err)
-		}
-	})
-	return rec
-}
-
 func (h *harness) events(batchID string) []ledger.Event {
 	h.t.Helper()
 	var out []ledger.Event
