@@ -405,3 +405,33 @@ func TestCheckFindsBrokenInvariant(t *testing.T) {
 		t.Fatalf("Check = %v", err)
 	}
 }
+
+// TestFailedRowRemovedAndBack: a failed line removed from the sheet is
+// cancelled (nothing was paid); put back, it is pending and claimable;
+// a line that may have paid is never cancelled, so never revived.
+func TestFailedRowRemovedAndBack(t *testing.T) {
+	db := openTest(t, "")
+	mustImport(t, db, "b", testLines(3), nil)
+	cl := mustClaim(t, db, "b", "EMP000000", "EMP000001")
+	mustOutcome(t, db, batch.Outcome{BatchID: "b", Attempt: cl.ID, Refs: []string{"EMP000000"}, Kind: batch.OutcomeFailed, Reason: "bad"})
+	mustOutcome(t, db, batch.Outcome{BatchID: "b", Attempt: cl.ID, Refs: []string{"EMP000001"}, Kind: batch.OutcomeUnknown, Reason: "timeout"})
+	rep := mustImport(t, db, "b", testLines(3)[2:], nil)
+	if rep.Cancelled != 1 || rep.Departed != 1 {
+		t.Fatalf("import without them: %+v", rep)
+	}
+	if r := mustLine(t, db, "b", "EMP000000"); r.State != batch.StateCancelled {
+		t.Errorf("failed line removed: %s, want cancelled", r.State)
+	}
+	if r := mustLine(t, db, "b", "EMP000001"); r.State != batch.StateUnknown {
+		t.Errorf("unknown line removed: %s, want unknown", r.State)
+	}
+	mustImport(t, db, "b", testLines(3), nil)
+	if r := mustLine(t, db, "b", "EMP000000"); r.State != batch.StatePending {
+		t.Errorf("failed line back: %s, want pending", r.State)
+	}
+	cl = mustClaim(t, db, "b", "EMP000000", "EMP000001")
+	if len(cl.Refs) != 1 || cl.Refs[0] != "EMP000000" {
+		t.Errorf("claimed %v, want only the failed line put back", cl.Refs)
+	}
+	mustCheck(t, db)
+}
