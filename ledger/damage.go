@@ -31,7 +31,7 @@ func (e *DamagedError) Error() string {
 			where += " line " + e.Ref
 		}
 	}
-	return fmt.Sprintf("ledger damaged: %s: %s; nothing was sent; restore the ledger from a backup (keep the damaged file for inspection)", where, e.Detail)
+	return fmt.Sprintf("ledger damaged: %s: %s; nothing was sent; see `payroll recover` (it rebuilds the ledger from its journal and keeps the damaged file)", where, e.Detail)
 }
 
 func (e *DamagedError) Unwrap() error { return ErrDamaged }

@@ -204,7 +204,7 @@ func (x provIndex) add(p batch.ProviderName, ref, batchID string, seq uint64) {
 }
 
 func (x provIndex) write(t *txn) error {
-	bk := t.tx.Bucket(bktProvRefs)
+	bk := t.bucket(bktProvRefs)
 	for k, e := range x {
 		if old := bk.Get([]byte(k)); old != nil {
 			var prev provRef

@@ -84,6 +84,12 @@ func mustCheck(t testing.TB, db *DB) {
 	if err := db.Check(context.Background()); err != nil {
 		t.Fatalf("Check: %v", err)
 	}
+	// Every write is journaled: a replay of the journal is this ledger.
+	if db.j != nil {
+		if _, err := db.CheckJournal(context.Background()); err != nil {
+			t.Fatalf("CheckJournal: %v", err)
+		}
+	}
 }
 
 func mustClaim(t testing.TB, db *DB, id string, refs ...string) Claimed {

@@ -212,7 +212,7 @@ func (t *txn) add(b *bkt, seq uint64, it *importItem, totals moneySums, rep *bat
 	b.meta.Counts[r.State]++
 	t.buf = appendRecord(t.buf[:0], &r)
 	t.key = binary.BigEndian.AppendUint64(t.key[:0], seq)
-	return b.lines.Put(t.key, t.keep(t.buf))
+	return b.lines.putLine(t.key, t.keep(t.buf), &r)
 }
 
 // moneySums adds amounts per currency in integer cents, without the

@@ -72,6 +72,9 @@ type DB struct {
 	legacy    bool // the file is format 2, not migrated yet (read-only open)
 	commits   atomic.Int64
 	recovered int
+	j          *journal // writable opens only
+	replayed   uint64   // the journal commit replayed at Open, if any
+	journalCut int64    // bytes of a torn last journal commit cut at Open
 }
 
 // Stats are counters for tests, benchmarks and logs.
@@ -84,6 +87,15 @@ type Stats struct {
 	Recovered int
 	// FileSize is the size of the ledger file in bytes.
 	FileSize int64
+	// JournalSyncs is the number of journal fsyncs since Open: one per
+	// commit that changed anything.
+	JournalSyncs int64
+	// Replayed is the journal commit that Open replayed because the
+	// ledger had not applied it (0: none).
+	Replayed uint64
+	// JournalCut is the number of bytes of a torn last journal commit
+	// (never applied) that Open cut off.
+	JournalCut int64
 }
 
 // Bucket names (see doc.go).
@@ -145,6 +157,11 @@ func Open(path string, opts Options) (db *DB, err error) {
 	if err := checkFile(path); err != nil {
 		return nil, err
 	}
+	if !opts.ReadOnly {
+		if err := lostLedger(path); err != nil {
+			return nil, err
+		}
+	}
 	timeout := opts.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -169,8 +186,13 @@ func Open(path string, opts Options) (db *DB, err error) {
 		return nil, err
 	}
 	if !opts.ReadOnly {
+		if err := db.attach(); err != nil {
+			db.closeJournal()
+			return nil, err
+		}
 		n, err := db.recover()
 		if err != nil {
+			db.closeJournal()
 			return nil, err
 		}
 		db.recovered = n
@@ -257,14 +279,40 @@ func (db *DB) init() error {
 }
 
 // Close releases the file lock.
-func (db *DB) Close() error { return db.bolt.Close() }
+func (db *DB) Close() error {
+	db.closeJournal()
+	return db.bolt.Close()
+}
+
+func (db *DB) closeJournal() {
+	if db.j != nil {
+		db.j.f.Close()
+		db.j = nil
+	}
+}
+
+// lostLedger refuses to create a new ledger where a journal says one was:
+// the ledger file is missing but its journal holds entries.
+func lostLedger(path string) error {
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	fi, err := os.Stat(JournalPath(path))
+	if err != nil || fi.Size() == 0 {
+		return nil
+	}
+	return &JournalError{Path: JournalPath(path), Detail: fmt.Sprintf("the ledger %s is missing but its journal holds %d bytes of entries", path, fi.Size())}
+}
 
 // Path returns the ledger file's path.
 func (db *DB) Path() string { return db.path }
 
 // Stats returns the ledger's counters.
 func (db *DB) Stats() Stats {
-	s := Stats{Commits: db.commits.Load(), Recovered: db.recovered}
+	s := Stats{Commits: db.commits.Load(), Recovered: db.recovered, Replayed: db.replayed, JournalCut: db.journalCut}
+	if db.j != nil {
+		s.JournalSyncs = db.j.syncs.Load()
+	}
 	if fi, err := os.Stat(db.path); err == nil {
 		s.FileSize = fi.Size()
 	}
@@ -283,8 +331,22 @@ func (db *DB) update(ctx context.Context, op string, fn func(t *txn) error) (err
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if db.j != nil && db.j.broken != nil {
+		return fmt.Errorf("ledger: a failed commit could not be taken back from the journal (%v): nothing more is written; run the command again", db.j.broken)
+	}
+	var x *jtx
+	var head jhead
+	defer func() {
+		if err != nil && x != nil {
+			x.abort()
+		}
+	}()
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
 		t := &txn{tx: tx, now: db.now().UTC(), ctx: ctx, metas: map[string]*Batch{}, path: db.path, legacy: db.legacy}
+		if db.j != nil {
+			x = db.j.begin(op, t.now)
+			t.x = x
+		}
 		if err := fn(t); err != nil {
 			return err
 		}
@@ -292,10 +354,25 @@ func (db *DB) update(ctx context.Context, op string, fn func(t *txn) error) (err
 			return err
 		}
 		hook("before-" + op + "-commit")
+		if x == nil || !x.any {
+			return x.failed()
+		}
+		h, err := x.finish()
+		if err != nil {
+			return err
+		}
+		head = h
+		if err := putHead(tx, h); err != nil {
+			return err
+		}
+		hook("after-journal-append")
 		return nil
 	})
 	if err != nil {
 		return err
+	}
+	if x != nil && x.any {
+		db.j.head = head
 	}
 	db.commits.Add(1)
 	hook("after-" + op + "-commit")

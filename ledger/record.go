@@ -231,6 +231,7 @@ type txn struct {
 	key      []byte // scratch for keys: bbolt copies a key on Put
 	buf      []byte // scratch for encoding a value before keep
 	slab     []byte // values kept for the transaction, see keep
+	x        *jtx   // the journal commit this transaction writes (nil: none)
 }
 
 // keep returns a copy of v that lives as long as the transaction. bbolt
@@ -252,9 +253,9 @@ type bkt struct {
 	path   string // the ledger file
 	legacy bool   // old-format records may be read
 	meta   *Batch
-	lines  *bolt.Bucket
-	refs   *bolt.Bucket
-	events *bolt.Bucket
+	lines  wbucket
+	refs   wbucket
+	events wbucket
 }
 
 // batch opens an existing batch's buckets; ErrNotFound if there is none.
@@ -267,7 +268,14 @@ func (t *txn) batch(id string) (*bkt, error) {
 	if root == nil {
 		return nil, &DamagedError{Path: t.path, Batch: id, Detail: "the batch has a record but no buckets"}
 	}
-	b := &bkt{id: id, path: t.path, legacy: t.legacy, meta: m, lines: root.Bucket(bktLines), refs: root.Bucket(bktRefs), events: root.Bucket(bktEvents)}
+	b := &bkt{id: id, path: t.path, legacy: t.legacy, meta: m,
+		lines:  t.nested(root, id, bktLines),
+		refs:   t.nested(root, id, bktRefs),
+		events: t.nested(root, id, bktEvents)}
+	b.events.event = true
+	if b.lines.Bucket == nil || b.refs.Bucket == nil || b.events.Bucket == nil {
+		return nil, &DamagedError{Path: t.path, Batch: id, Detail: "the batch has a record but not all its buckets"}
+	}
 	if t.tx.Writable() {
 		b.lines.FillPercent = 1.0
 		b.events.FillPercent = 1.0
@@ -300,12 +308,12 @@ func (t *txn) meta(id string) (*Batch, error) {
 
 // createBatch makes the buckets of a new batch.
 func (t *txn) createBatch(id string) (*bkt, error) {
-	root, err := t.tx.Bucket(bktBatch).CreateBucket([]byte(id))
+	root, err := t.mkBucket(t.tx.Bucket(bktBatch), string(bktBatch), id)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: create batch %q: %w", id, err)
 	}
 	for _, name := range [][]byte{bktLines, bktRefs, bktEvents} {
-		if _, err := root.CreateBucket(name); err != nil {
+		if _, err := t.mkBucket(root, string(bktBatch), id, string(name)); err != nil {
 			return nil, err
 		}
 	}
@@ -327,7 +335,7 @@ func (t *txn) flush() error {
 	for id := range t.dirty {
 		m := t.metas[id]
 		m.Updated = t.now
-		if err := t.tx.Bucket(bktBatches).Put([]byte(id), sealMeta(id, mustJSON(m))); err != nil {
+		if err := t.bucket(bktBatches).Put([]byte(id), sealMeta(id, mustJSON(m))); err != nil {
 			return err
 		}
 	}
@@ -365,7 +373,16 @@ func (t *txn) save(b *bkt, r *LineRecord) error {
 	t.touch(b.id)
 	t.buf = appendRecord(t.buf[:0], r)
 	t.key = binary.BigEndian.AppendUint64(t.key[:0], r.Seq)
-	return b.lines.Put(t.key, t.keep(t.buf))
+	return b.lines.putLine(t.key, t.keep(t.buf), r)
+}
+
+// nested returns a batch's bucket for reading and journaled writing.
+func (t *txn) nested(root *bolt.Bucket, id string, name []byte) wbucket {
+	w := wbucket{Bucket: root.Bucket(name), x: t.x}
+	if t.x != nil {
+		w.path = jpath(string(bktBatch), id, string(name))
+	}
+	return w
 }
 
 // event appends to the batch's log.

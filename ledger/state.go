@@ -97,11 +97,11 @@ func (t *txn) move(b *bkt, r *LineRecord, to batch.State, by trigger, e Event) e
 	ik := inflightKey(b.id, r.Seq)
 	switch {
 	case to == batch.StateSending:
-		if err := t.tx.Bucket(bktInflight).Put(ik, nil); err != nil {
+		if err := t.bucket(bktInflight).Put(ik, nil); err != nil {
 			return err
 		}
 	case from == batch.StateSending:
-		if err := t.tx.Bucket(bktInflight).Delete(ik); err != nil {
+		if err := t.bucket(bktInflight).Delete(ik); err != nil {
 			return err
 		}
 	}
@@ -110,11 +110,11 @@ func (t *txn) move(b *bkt, r *LineRecord, to batch.State, by trigger, e Event) e
 		switch to {
 		case batch.StateAccepted, batch.StateUnknown, batch.StatePaid:
 			v := binary.BigEndian.AppendUint64(nil, uint64(t.now.UnixNano()))
-			if err := t.tx.Bucket(bktPayees).Put(pk, append(v, stateCodes[to])); err != nil {
+			if err := t.bucket(bktPayees).Put(pk, append(v, stateCodes[to])); err != nil {
 				return err
 			}
 		case batch.StateFailed:
-			if err := t.tx.Bucket(bktPayees).Delete(pk); err != nil {
+			if err := t.bucket(bktPayees).Delete(pk); err != nil {
 				return err
 			}
 		}
