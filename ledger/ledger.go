@@ -65,13 +65,13 @@ type Options struct {
 // DB is an open ledger. Its methods are safe for concurrent use; writes
 // are serialised by bbolt.
 type DB struct {
-	bolt      *bolt.DB
-	path      string
-	now       func() time.Time
-	readOnly  bool
-	legacy    bool // the file is format 2, not migrated yet (read-only open)
-	commits   atomic.Int64
-	recovered int
+	bolt       *bolt.DB
+	path       string
+	now        func() time.Time
+	readOnly   bool
+	legacy     bool // the file is format 2, not migrated yet (read-only open)
+	commits    atomic.Int64
+	recovered  int
 	j          *journal // writable opens only
 	replayed   uint64   // the journal commit replayed at Open, if any
 	journalCut int64    // bytes of a torn last journal commit cut at Open
