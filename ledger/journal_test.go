@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -406,5 +407,38 @@ func TestJournalTornAndMissing(t *testing.T) {
 	os.WriteFile(JournalPath(path), data, 0o600)
 	if _, err := Open(path, Options{}); !errors.Is(err, ErrJournal) {
 		t.Fatalf("open with another ledger's journal: %v", err)
+	}
+}
+
+// TestJournalConcurrentWriters: writes from many goroutines (a run's
+// sender and its callback receiver) each get their own journal commit,
+// in the order bbolt commits them.
+func TestJournalConcurrentWriters(t *testing.T) {
+	db := openTest(t, "")
+	mustImport(t, db, "b", testLines(64), nil)
+	st0 := db.Stats()
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 8 {
+				ref := testLine(g*8 + i).Reference
+				cl, _, err := db.claim(context.Background(), "b", []string{ref})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				o := batch.Outcome{BatchID: "b", Attempt: cl.ID, Refs: []string{ref}, Kind: batch.OutcomeUnknown, Provider: batch.KopoKopo}
+				if err := db.RecordOutcomes(context.Background(), []batch.Outcome{o}); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	mustCheck(t, db)
+	if st := db.Stats(); st.JournalSyncs-st0.JournalSyncs != st.Commits-st0.Commits || st.Commits-st0.Commits != 128 {
+		t.Errorf("%d journal fsyncs for %d commits, want 128 each", st.JournalSyncs-st0.JournalSyncs, st.Commits-st0.Commits)
 	}
 }

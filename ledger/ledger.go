@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -72,9 +73,10 @@ type DB struct {
 	legacy     bool // the file is format 2, not migrated yet (read-only open)
 	commits    atomic.Int64
 	recovered  int
-	j          *journal // writable opens only
-	replayed   uint64   // the journal commit replayed at Open, if any
-	journalCut int64    // bytes of a torn last journal commit cut at Open
+	j          *journal   // writable opens only
+	wmu        sync.Mutex // held for a whole write: bbolt's commit and the journal head after it
+	replayed   uint64     // the journal commit replayed at Open, if any
+	journalCut int64      // bytes of a torn last journal commit cut at Open
 }
 
 // Stats are counters for tests, benchmarks and logs.
@@ -280,7 +282,9 @@ func (db *DB) init() error {
 
 // Close releases the file lock.
 func (db *DB) Close() error {
+	db.wmu.Lock() // a write in progress ends first
 	db.closeJournal()
+	db.wmu.Unlock()
 	return db.bolt.Close()
 }
 
@@ -290,6 +294,10 @@ func (db *DB) closeJournal() {
 		db.j = nil
 	}
 }
+
+// Lost reports, for a ledger path that has no file, whether its journal
+// says a ledger was there: then the error points to payroll recover.
+func Lost(path string) error { return lostLedger(path) }
 
 // lostLedger refuses to create a new ledger where a journal says one was:
 // the ledger file is missing but its journal holds entries.
@@ -331,6 +339,8 @@ func (db *DB) update(ctx context.Context, op string, fn func(t *txn) error) (err
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
 	if db.j != nil && db.j.broken != nil {
 		return fmt.Errorf("ledger: a failed commit could not be taken back from the journal (%v): nothing more is written; run the command again", db.j.broken)
 	}

@@ -17,7 +17,10 @@ func newCheckCommand(g *globalOptions) *cobra.Command {
 recovery a run would do) and verifies it: bbolt's own page check, the
 state of every line against its attempts, the in-flight and payee indexes,
 and conservation (counts per state add up to the lines, amounts per
-currency to the imported totals).
+currency to the imported totals). Then the journal: the hash chain of every
+entry, the entry the ledger records as applied, and that replaying the
+journal gives this ledger key for key; the first entry or record that
+differs is named.
 
 Exit: 0 the ledger is sound · 1 problems found (each one is printed) ·
 11 ledger busy.`,
@@ -40,14 +43,22 @@ Exit: 0 the ledger is sound · 1 problems found (each one is printed) ·
 			if err != nil {
 				return err
 			}
+			var problems []string
 			if err := db.Check(ctx); err != nil {
-				n := 0
-				for _, line := range strings.Split(err.Error(), "\n") {
-					if line != "" {
-						fmt.Fprintln(g.stdout, line)
-						n++
-					}
+				problems = append(problems, strings.Split(err.Error(), "\n")...)
+			}
+			rep, jerr := db.CheckJournal(ctx)
+			if jerr != nil {
+				problems = append(problems, jerr.Error())
+			}
+			n := 0
+			for _, line := range problems {
+				if line != "" {
+					fmt.Fprintln(g.stdout, line)
+					n++
 				}
+			}
+			if n > 0 {
 				return withCode(exitError, fmt.Errorf("%s: %d %s", path, n, plural(n, "problem", "problems")))
 			}
 			lines := 0
@@ -58,6 +69,19 @@ Exit: 0 the ledger is sound · 1 problems found (each one is printed) ·
 			}
 			fmt.Fprintf(g.stdout, "Ledger %s is sound: %d %s, %d %s\n", path,
 				len(batches), plural(len(batches), "batch", "batches"), lines, plural(lines, "line", "lines"))
+			switch {
+			case rep.NoHead:
+				fmt.Fprintln(g.stdout, "It has no journal yet: the next run or settle starts one.")
+			default:
+				fmt.Fprintf(g.stdout, "Journal %s: %d %s in %d %s, chain intact; the ledger equals its replay.\n", ledger.JournalPath(path),
+					rep.Entries, plural(rep.Entries, "entry", "entries"), rep.Commits, plural(int(rep.Commits), "commit", "commits"))
+			}
+			if rep.Ahead > 0 {
+				fmt.Fprintf(g.stdout, "The journal holds one more commit (%d) than the ledger applied: a process stopped between the two; the next run or settle replays it.\n", rep.Ahead)
+			}
+			if rep.Torn > 0 {
+				fmt.Fprintf(g.stdout, "The journal ends with a torn commit (%d bytes, never applied); the next run or settle cuts it off.\n", rep.Torn)
+			}
 			return nil
 		},
 	}

@@ -148,6 +148,7 @@ Exit codes: 0 ok · 1 operational error · 2 usage · 3 invalid sheet, nothing s
 		newRetryCommand(g),
 		newResolveCommand(g),
 		newCheckCommand(g),
+		newRecoverCommand(g),
 		newSandboxCommand(g),
 		newVersionCommand(g),
 	)

@@ -60,6 +60,9 @@ func (g *globalOptions) openBatch(ctx context.Context, id string) (*batch.Config
 // settle, retry, resolve and check never create one).
 func openExisting(path string, o ledger.Options) (*ledger.DB, error) {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		if err := ledger.Lost(path); err != nil {
+			return nil, err
+		}
 		return nil, usageErrorf("no ledger at %s (payroll run creates it; --ledger names another)", path)
 	}
 	return openWith(path, o)
