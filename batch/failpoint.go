@@ -19,6 +19,9 @@ import (
 //
 //	before-claim-commit      ledger.Claim: inside the transaction, all its
 //	                         writes done, not committed (the lines stay pending)
+//	after-journal-append     every ledger commit: its journal commit is written
+//	                         and fsynced, the bbolt commit is not done (the
+//	                         next open replays the journal commit)
 //	after-claim-commit       ledger.Claim: the intent is durable (sending),
 //	                         nothing sent yet
 //	after-send-before-record batch.Runner: the provider answered (accepted,

@@ -46,6 +46,7 @@ const (
 var failpoints = []string{
 	"before-claim-commit", "after-claim-commit", "after-send-before-record",
 	"before-outcome-commit", "after-outcome-commit", "mid-callback", "mid-report",
+	"after-journal-append",
 }
 
 func TestChaos(t *testing.T) {

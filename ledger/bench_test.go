@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/metrics"
@@ -37,6 +38,9 @@ func BenchmarkImport(b *testing.B) {
 		b.StopTimer()
 		peak := stop()
 		b.ReportMetric(float64(db.Stats().FileSize)/float64(n), "bytes/line")
+		if fi, err := os.Stat(JournalPath(db.Path())); err == nil {
+			b.ReportMetric(float64(fi.Size())/float64(n), "journal-bytes/line")
+		}
 		b.ReportMetric(float64(base)/(1<<20), "input-heap-MB")
 		b.ReportMetric(float64(peak-base)/(1<<20), "peak-import-heap-MB")
 		db.Close()
@@ -86,8 +90,20 @@ func BenchmarkClaimRecord(b *testing.B) {
 			chunks++
 		}
 		b.StopTimer()
-		b.ReportMetric(float64(db.Stats().Commits-start)/float64(chunks), "commits/chunk")
-		b.ReportMetric(float64(db.Stats().FileSize)/float64(n), "bytes/line")
+		st := db.Stats()
+		b.ReportMetric(float64(st.Commits-start)/float64(chunks), "commits/chunk")
+		b.ReportMetric(float64(st.JournalSyncs)/float64(st.Commits), "journal-fsyncs/commit")
+		b.ReportMetric(float64(st.FileSize)/float64(n), "bytes/line")
+		if fi, err := os.Stat(JournalPath(db.Path())); err == nil {
+			b.ReportMetric(float64(fi.Size())/float64(n), "journal-bytes/line")
+		}
+		if os.Getenv("LEDGER_BENCH_CHECK_JOURNAL") == "1" {
+			t0 := time.Now()
+			if _, err := db.CheckJournal(ctx); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(time.Since(t0).Seconds(), "check-journal-s")
+		}
 		db.Close()
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/line")

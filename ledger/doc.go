@@ -26,6 +26,8 @@
 //	inflight/  batch NUL BE seq → nil for every line in sending: crash
 //	           recovery reads this instead of scanning every line
 //
+// meta/journal holds the journal head the ledger has applied (below).
+//
 // A line record is an 8-byte header (format version, state code, sheet
 // row, fingerprint length), the fingerprint, then a compact binary body
 // (format 2, laid out in codec.go): the LineRecord's fields as varints and
@@ -103,4 +105,19 @@
 // "crash-recovery" event; nothing is resent automatically. Iterators
 // (Lines, Events) read in pages and hold no transaction while the
 // caller's loop body runs, so the caller may write from inside the loop.
+//
+// # The journal
+//
+// Every write transaction of a writable DB is mirrored in <ledger>.journal
+// (journal.go, docs/journal.md): its puts, deletes, bucket creations and
+// sequence changes are encoded as they are made (writes go through
+// wbucket, never a bare *bolt.Bucket) into JSON lines chained by SHA-256,
+// and the commit is written and fsynced before bbolt commits, inside the
+// same bolt.Update; the new head is put in meta/journal in that
+// transaction. A failed transaction truncates what it appended. Open
+// reconciles the two before any write (attach: replay one commit ahead,
+// cut a torn commit, refuse anything else); CheckJournal replays the
+// whole journal into a scratch file and compares it with the ledger key
+// for key; Recover rebuilds the ledger from it. The journal file's lock
+// keeps Recover and a writer apart.
 package ledger
