@@ -93,13 +93,13 @@ func journalErr(path string, seq uint64, format string, a ...any) error {
 
 // jline is one journal line as read back.
 type jline struct {
-	Seq    uint64    `json:"seq"`
-	Prev   string    `json:"prev"`
-	Commit uint64    `json:"commit"`
-	Op     string    `json:"op"`
-	At     string    `json:"at"`
-	Ops    []jop     `json:"ops"`
-	End    bool      `json:"end"`
+	Seq    uint64 `json:"seq"`
+	Prev   string `json:"prev"`
+	Commit uint64 `json:"commit"`
+	Op     string `json:"op"`
+	At     string `json:"at"`
+	Ops    []jop  `json:"ops"`
+	End    bool   `json:"end"`
 
 	sum        string // SHA-256 of the line, hex
 	start, end int64  // offsets of the line and after its newline
