@@ -85,12 +85,16 @@ func chain(f *os.File, path string, fn func(l *jline) (more bool, err error)) (n
 func (db *DB) CheckJournal(ctx context.Context) (JournalReport, error) {
 	var rep JournalReport
 	jp := JournalPath(db.path)
-	var h jhead
-	var has bool
-	if err := db.bolt.View(func(tx *bolt.Tx) (err error) {
-		h, has, err = readHead(tx)
-		return err
-	}); err != nil {
+	// One read transaction for the head and the comparison: a writer
+	// (when db is borrowed) may commit meanwhile; the journal's later
+	// commits are then simply past the head this snapshot applied.
+	ltx, err := db.bolt.Begin(false)
+	if err != nil {
+		return rep, fmt.Errorf("ledger: check journal: %w", err)
+	}
+	defer ltx.Rollback()
+	h, has, err := readHead(ltx)
+	if err != nil {
 		return rep, damaged(db.path, "%v", err)
 	}
 	f, err := os.Open(jp)
@@ -177,10 +181,12 @@ func (db *DB) CheckJournal(ctx context.Context) (JournalReport, error) {
 	if !found {
 		return rep, journalErr(jp, h.Seq, "the journal ends before the entry the ledger has applied (truncated, or the ledger is newer than its journal)")
 	}
-	if rep.Ahead != 0 && rep.Ahead != h.Commit+1 {
+	if db.borrowed {
+		rep.Ahead, rep.Torn = 0, 0 // the owner is writing them now
+	} else if rep.Ahead != 0 && rep.Ahead != h.Commit+1 {
 		return rep, journalErr(jp, h.Seq+1, "the journal is more than one commit ahead of the ledger")
 	}
-	return rep, db.sameAs(replica, f, jp, h)
+	return rep, db.sameAs(ltx, replica, f, jp, h)
 }
 
 // item is one key of a ledger in walk order.
@@ -234,12 +240,12 @@ func walkAll(tx *bolt.Tx) iter.Seq[item] {
 
 // sameAs compares the ledger with the replica key for key and names the
 // first difference, with the journal entry that last wrote that key.
-func (db *DB) sameAs(replica *bolt.DB, f *os.File, jp string, h jhead) (err error) {
+func (db *DB) sameAs(ltx *bolt.Tx, replica *bolt.DB, f *os.File, jp string, h jhead) (err error) {
 	defer faultsPanic()()
 	defer guard(db.path, &err)
 	var diff *item
 	var detail string
-	err = db.bolt.View(func(ltx *bolt.Tx) error {
+	err = func() error {
 		return replica.View(func(rtx *bolt.Tx) error {
 			next, stop := iter.Pull(walkAll(ltx))
 			defer stop()
@@ -278,7 +284,7 @@ func (db *DB) sameAs(replica *bolt.DB, f *os.File, jp string, h jhead) (err erro
 				return nil
 			}
 		})
-	})
+	}()
 	if err != nil || diff == nil {
 		return err
 	}

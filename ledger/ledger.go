@@ -77,6 +77,7 @@ type DB struct {
 	wmu        sync.Mutex // held for a whole write: bbolt's commit and the journal head after it
 	replayed   uint64     // the journal commit replayed at Open, if any
 	journalCut int64      // bytes of a torn last journal commit cut at Open
+	borrowed   bool       // a read-only view of another DB's file (Borrow): Close is a no-op
 }
 
 // Stats are counters for tests, benchmarks and logs.
@@ -280,8 +281,19 @@ func (db *DB) init() error {
 	})
 }
 
+// Borrow returns a read-only handle on the same open file, for queries
+// that run while db's owner writes (payroll status during a run): its
+// reads are bbolt read transactions, consistent snapshots however the
+// owner writes; its writes fail with ErrReadOnly; its Close does nothing.
+func (db *DB) Borrow() *DB {
+	return &DB{bolt: db.bolt, path: db.path, now: db.now, readOnly: true, legacy: db.legacy, borrowed: true}
+}
+
 // Close releases the file lock.
 func (db *DB) Close() error {
+	if db.borrowed {
+		return nil
+	}
 	db.wmu.Lock() // a write in progress ends first
 	db.closeJournal()
 	db.wmu.Unlock()

@@ -34,7 +34,8 @@ Exit: 0 the ledger is sound · 1 problems found (each one is printed) ·
 				return err
 			}
 			path := g.ledger(cfg)
-			db, err := openExisting(path, ledger.Options{ReadOnly: true})
+			g.live = true
+			db, err := g.openExisting(path, ledger.Options{ReadOnly: true})
 			if err != nil {
 				return err
 			}

@@ -33,6 +33,7 @@ with a chart. Files are written atomically with mode 0600 into --report-dir.`,
 }
 
 func runReport(ctx context.Context, o reportOptions, g *globalOptions, id string) error {
+	g.live = true // a busy ledger is asked through the running process (live.go)
 	for _, f := range o.formats {
 		if f != "csv" && f != "xlsx" && f != "json" {
 			return usageErrorf("--format %q: want csv, xlsx or json", f)

@@ -119,7 +119,7 @@ func runRun(ctx context.Context, o runOptions, g *globalOptions, path string) er
 	if err := preflight(ctx, g, cfg, o.sandbox, providers, batchID, []string{path, g.configPath, ledgerPath}); err != nil {
 		return err
 	}
-	db, err := openLedger(ledgerPath)
+	db, err := g.openLedgerAt(ledgerPath)
 	if err != nil {
 		return err
 	}

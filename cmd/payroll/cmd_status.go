@@ -34,6 +34,7 @@ pending). Phone and account numbers are masked.`,
 }
 
 func runStatus(ctx context.Context, o statusOptions, g *globalOptions, args []string) error {
+	g.live = true // a busy ledger is asked through the running process (live.go)
 	_, db, err := g.openLedger()
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -94,15 +95,30 @@ func (h *harness) useSandbox(opts sandbox.Options) {
 	}
 }
 
+// freePort returns a port for a callback listener that the CLI will bind
+// later. It is taken below Linux's ephemeral range (32768-60999), from a
+// process-wide counter: a port from ":0" could be handed out again, or
+// taken meanwhile as the local port of one of the tests' own outgoing
+// connections, and the run's pre-flight would then fail to listen.
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 2000 {
+		p := 20000 + int(nextPort.Add(1))%12000
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err == nil {
+			ln.Close()
+			return p
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port below the ephemeral range")
+	return 0
 }
+
+var nextPort = func() *atomic.Int64 {
+	var n atomic.Int64
+	n.Store(int64(os.Getpid()*7) % 12000) // test binaries running side by side start apart
+	return &n
+}()
 
 // cli runs a subcommand with the harness's config, ledger and report
 // directory.

@@ -204,6 +204,11 @@ func TestFaultMatrix(t *testing.T) {
 				path := h.writeSheet("matrix.csv", sheet)
 
 				_, errOut, code := h.cli("run", "--wait", "20s", path)
+				h.withDB(func(db *ledger.DB) {
+					if _, err := db.Batch(context.Background(), "matrix"); err != nil {
+						t.Fatalf("the run left no batch (exit %d): %v\n%s", code, err, errOut)
+					}
+				})
 				pendingAfterRun := 0
 				for _, rec := range h.lines("matrix") {
 					if rec.State == batch.StatePending {

@@ -3,15 +3,18 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"payroll/batch"
+	"payroll/ledger"
 	"payroll/providers"
 	"payroll/providers/kiotapay"
 	"payroll/providers/kopokopo"
@@ -34,6 +37,16 @@ type globalOptions struct {
 
 	log *slog.Logger // made once, on first use
 	set settings     // the config's non-domain settings (loadConfig)
+
+	// live is set by the read-only commands (status, report, check): a busy
+	// ledger is then asked through the writer's socket (live.go).
+	live bool
+	// borrowed is the writer's ledger when this command runs for a reader
+	// on the writer's socket: every open returns it.
+	borrowed *ledger.DB
+	// stops are run when the command ends (the live socket).
+	stops []func()
+	args  []string // the command line, for askLive
 }
 
 // settings are the parts of payroll.toml that the domain does not own:
@@ -52,12 +65,7 @@ func defaultSettings() settings {
 // defaults: the domain's config, returned, and the other settings, kept
 // in g.set.
 func (g *globalOptions) loadConfig() (*batch.Config, error) {
-	path := g.configPath
-	if path == "" {
-		if _, err := os.Stat("payroll.toml"); err == nil {
-			path = "payroll.toml"
-		}
-	}
+	path := g.configFile()
 	g.set = defaultSettings()
 	if path == "" {
 		cfg := batch.DefaultConfig()
@@ -68,6 +76,17 @@ func (g *globalOptions) loadConfig() (*batch.Config, error) {
 		return nil, err
 	}
 	return &cfg, nil
+}
+
+// configFile is --config, or ./payroll.toml if it exists, or "".
+func (g *globalOptions) configFile() string {
+	if g.configPath != "" {
+		return g.configPath
+	}
+	if _, err := os.Stat("payroll.toml"); err == nil {
+		return "payroll.toml"
+	}
+	return ""
 }
 
 // ledger is the ledger path: --ledger, or the config's ledger.path.
@@ -158,12 +177,16 @@ Exit codes: 0 ok · 1 operational error · 2 usage · 3 invalid sheet, nothing s
 
 // execute runs the CLI and returns the exit code.
 func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	g := &globalOptions{stdin: stdin, stdout: stdout, stderr: stderr}
+	return executeWith(ctx, &globalOptions{stdin: stdin, stdout: stdout, stderr: stderr}, args)
+}
+
+func executeWith(ctx context.Context, g *globalOptions, args []string) int {
 	root := newRootCommand(g)
 	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root.SetIn(g.stdin)
+	root.SetOut(g.stdout)
+	root.SetErr(g.stderr)
+	g.args = args
 	var err error
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
@@ -172,8 +195,15 @@ func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	} else {
 		err = root.ExecuteContext(ctx)
 	}
+	for _, stop := range slices.Backward(g.stops) {
+		stop()
+	}
+	var ask *errAskWriter
+	if errors.As(err, &ask) {
+		return askLive(ctx, ask, g.absArgs(args, ask.path), g.stdout, g.stderr)
+	}
 	if err != nil && !quiet(err) {
-		fmt.Fprintf(stderr, "payroll: %s\n", err)
+		fmt.Fprintf(g.stderr, "payroll: %s\n", err)
 	}
 	return exitCode(err)
 }

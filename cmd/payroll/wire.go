@@ -20,14 +20,27 @@ import (
 
 // openLedger opens the ledger, creating it if needed (run), mapping a held
 // lock to exit 11.
-func openLedger(path string) (*ledger.DB, error) {
-	return openWith(path, ledger.Options{})
+// openLedger opens (creating) the ledger for writing: run.
+func (g *globalOptions) openLedgerAt(path string) (*ledger.DB, error) {
+	return g.openWith(path, ledger.Options{})
 }
 
-func openWith(path string, o ledger.Options) (*ledger.DB, error) {
+// openWith opens the ledger. A writing open also answers readers on the
+// live socket until the command ends; a read-only command that finds the
+// ledger busy asks the writer instead (live.go).
+func (g *globalOptions) openWith(path string, o ledger.Options) (*ledger.DB, error) {
+	if g.borrowed != nil {
+		return g.borrowed, nil
+	}
 	db, err := ledger.Open(path, o)
 	if errors.Is(err, ledger.ErrBusy) {
+		if g.live {
+			return nil, &errAskWriter{path: path, busy: err}
+		}
 		return nil, withCode(exitLocked, err)
+	}
+	if err == nil && !o.ReadOnly {
+		g.stops = append(g.stops, g.serveLive(db))
 	}
 	return db, err
 }
@@ -39,7 +52,7 @@ func (g *globalOptions) openLedger() (*batch.Config, *ledger.DB, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	db, err := openExisting(g.ledger(cfg), ledger.Options{})
+	db, err := g.openExisting(g.ledger(cfg), ledger.Options{})
 	return cfg, db, err
 }
 
@@ -51,21 +64,27 @@ func (g *globalOptions) openBatch(ctx context.Context, id string) (*batch.Config
 	}
 	if _, err := db.Batch(ctx, id); err != nil {
 		db.Close()
-		return nil, nil, batchNotFound(id, err)
+		if errors.Is(err, ledger.ErrNotFound) {
+			return nil, nil, usageErrorf("no batch %q in the ledger %s (payroll status lists them)", id, db.Path())
+		}
+		return nil, nil, err
 	}
 	return cfg, db, nil
 }
 
 // openExisting opens a ledger that must already exist (status, report,
-// settle, retry, resolve and check never create one).
-func openExisting(path string, o ledger.Options) (*ledger.DB, error) {
+// resolve, check): a missing file is a usage error, not a new ledger.
+func (g *globalOptions) openExisting(path string, o ledger.Options) (*ledger.DB, error) {
+	if g.borrowed != nil {
+		return g.borrowed, nil
+	}
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		if err := ledger.Lost(path); err != nil {
 			return nil, err
 		}
 		return nil, usageErrorf("no ledger at %s (payroll run creates it; --ledger names another)", path)
 	}
-	return openWith(path, o)
+	return g.openWith(path, o)
 }
 
 // engine holds what run, settle and retry need once the ledger is open.
