@@ -57,7 +57,7 @@ var aliases = map[Column][]string{
 	ColFirstName:      {"firstname", "givenname", "forename"},
 	ColLastName:       {"lastname", "surname", "familyname"},
 	ColType:           {"destinationtype", "paymenttype", "paymentmethod", "method", "channel"},
-	ColPhone:          {"phonenumber", "mobile", "mobilenumber", "msisdn", "tel", "telephone", "mpesanumber", "walletnumber"},
+	ColPhone:          {"phonenumber", "phoneno", "mobile", "mobilenumber", "mobileno", "msisdn", "tel", "telno", "telephone", "mpesa", "mpesanumber", "mpesano", "mpesaphone", "walletnumber", "cellphone", "cellno", "mobilephone"},
 	ColNetwork:        {"mno", "operator", "carrier"},
 	ColBankBranchRef:  {"branchref", "bankbranch", "branchreference"},
 	ColAccountName:    {"bankaccountname", "accountholder"},
@@ -65,7 +65,7 @@ var aliases = map[Column][]string{
 	ColTillNumber:     {"till", "tillno", "buygoodstill"},
 	ColPaybillNumber:  {"paybill", "paybillno", "businessnumber"},
 	ColPaybillAccount: {"paybillaccount", "paybillaccountno", "accountreference"},
-	ColAmount:         {"netpay", "netsalary", "net", "amountpayable", "payamount", "amountdue"},
+	ColAmount:         {"netpay", "netsalary", "net", "netamount", "amountpayable", "payamount", "amountdue", "takehome", "takehomepay"},
 	ColCurrency:       {"ccy", "currencycode"},
 	ColDescription:    {"remarks", "memo", "reason"},
 	ColServiceCode:    {"servicecode"},
@@ -170,6 +170,11 @@ func MapHeader(file string, headers []string, custom map[string]string) (*Mappin
 		c, ok := override[n]
 		if !ok {
 			c, ok = headerIndex[n]
+			if !ok {
+				// "Net Pay (KES)", "Phone No. [M-PESA]": the name without
+				// its qualifier.
+				c, ok = headerIndex[normHeader(stripQualifier(h))]
+			}
 			// A header claimed by [sheet.columns] for another column
 			// must not also match its alias.
 			if ok {

@@ -45,14 +45,15 @@ type ConfigOwner interface {
 
 // SheetConfig is [sheet]: how rows are read and what defaults they get.
 type SheetConfig struct {
-	Currency    string            `toml:"currency" json:"currency"`             // default currency for rows without one
-	Rounding    string            `toml:"rounding" json:"rounding"`             // "reject" (default) or "down"
-	Columns     map[string]string `toml:"columns" json:"columns"`               // canonical = "header in the sheet"
-	Description string            `toml:"description" json:"description"`       // default description / KiotaPay remarks
-	Occasion    string            `toml:"occasion" json:"occasion"`             // default KiotaPay occasion (KES)
-	Narration   string            `toml:"narration" json:"narration"`           // default KiotaPay narration (TZS)
-	MaxRows     int               `toml:"max_rows" json:"max_rows"`             // refuse sheets with more data rows
-	MaxCellSize int               `toml:"max_cell_bytes" json:"max_cell_bytes"` // refuse cells larger than this
+	Currency    string            `toml:"currency" json:"currency"`               // default currency for rows without one
+	Rounding    string            `toml:"rounding" json:"rounding"`               // "reject" (default) or "down"
+	Columns     map[string]string `toml:"columns" json:"columns"`                 // canonical = "header in the sheet"
+	Description string            `toml:"description" json:"description"`         // default description / KiotaPay remarks
+	Occasion    string            `toml:"occasion" json:"occasion"`               // default KiotaPay occasion (KES)
+	Narration   string            `toml:"narration" json:"narration"`             // default KiotaPay narration (TZS)
+	MaxRows     int               `toml:"max_rows" json:"max_rows"`               // refuse sheets with more data rows
+	MaxCellSize int               `toml:"max_cell_bytes" json:"max_cell_bytes"`   // refuse cells larger than this
+	HeaderRow   int               `toml:"header_row" json:"header_row,omitempty"` // the header's row; 0: found among the first rows
 }
 
 // Limits are the per-transfer amount limits of a provider in one currency.
@@ -307,6 +308,9 @@ func (c *Config) Check() error {
 	}
 	if c.Sheet.MaxRows <= 0 {
 		bad("sheet.max_rows", "must be positive")
+	}
+	if c.Sheet.HeaderRow < 0 || c.Sheet.HeaderRow > HeaderScanRows {
+		bad("sheet.header_row", fmt.Sprintf("must be 0 (find it) or 1 to %d", HeaderScanRows))
 	}
 	if c.Sheet.MaxCellSize <= 0 {
 		bad("sheet.max_cell_bytes", "must be positive")

@@ -64,6 +64,7 @@ var (
 	ErrNoDestination   = errors.New("sheet has no destination column (phone, account_number, till_number or paybill_number)")
 	ErrUnsupportedFile = errors.New("unsupported file type; use .csv or .xlsx")
 	ErrSheetNotFound   = errors.New("worksheet not found")
+	ErrDirectory       = errors.New("is a directory, not a sheet (give the .csv or .xlsx file inside it)")
 	ErrXLSX            = errors.New("cannot read the XLSX file")
 )
 

@@ -30,6 +30,10 @@ type ReadOptions struct {
 	MaxRows        int               // data rows allowed; 0 for DefaultConfig's
 	MaxCellSize    int               // bytes per cell; 0 for DefaultConfig's
 	UnzipSizeLimit int64             // XLSX: total uncompressed bytes; 0 for 64 MiB
+	// HeaderRow is the header's row as Excel numbers rows; 0 finds it: the
+	// first of the top HeaderScanRows non-blank rows that maps (a title
+	// row above the header is skipped).
+	HeaderRow int
 }
 
 func (o *ReadOptions) defaults() {
@@ -52,12 +56,16 @@ func ReadOptionsFor(cfg *Config, sheetName string) ReadOptions {
 		SheetName:   sheetName,
 		MaxRows:     cfg.Sheet.MaxRows,
 		MaxCellSize: cfg.Sheet.MaxCellSize,
+		HeaderRow:   cfg.Sheet.HeaderRow,
 	}
 }
 
 // OpenSheet opens a .csv or .xlsx file by its extension.
 func OpenSheet(path string, opts ReadOptions) (Sheet, error) {
 	name := filepath.Base(path)
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return nil, &RowError{File: name, Err: ErrDirectory}
+	}
 	ext := strings.ToLower(filepath.Ext(path))
 	if ext != ".csv" && ext != ".xlsx" {
 		return nil, &RowError{File: name, Err: ErrUnsupportedFile, Value: ext}

@@ -52,6 +52,10 @@ type csvSheet struct {
 	mapping  *Mapping
 	rows     int
 	done     bool
+	// lineOff is the number of lines above the header (title rows
+	// skipped): the reader counts from the header, rows are numbered from
+	// the top of the file.
+	lineOff int
 }
 
 // maxLineBytes bounds one physical line of a CSV, so that a hostile file
@@ -76,8 +80,17 @@ func NewCSVSheet(r io.Reader, name string, opts ReadOptions) (Sheet, error) {
 		}
 		return nil, &RowError{File: name, Err: ErrEmptySheet}
 	}
+	comma := detectComma(head)
+	skip, lineOff, err := findCSVHeader(name, head, comma, opts)
+	if err != nil {
+		return nil, err
+	}
+	if skip > 0 {
+		br.Discard(skip)
+		comma = detectComma(head[skip:])
+	}
 	cr := csv.NewReader(br)
-	cr.Comma = detectComma(head)
+	cr.Comma = comma
 	cr.ReuseRecord = false
 	cr.FieldsPerRecord = 0 // the header's count, enforced for every row
 
@@ -96,7 +109,7 @@ func NewCSVSheet(r io.Reader, name string, opts ReadOptions) (Sheet, error) {
 	}
 	m, err := MapHeader(name, headers, opts.Columns)
 	if err != nil {
-		return nil, err
+		return nil, explainHeader(name, headerCandidate{row: lineOff + 1, cells: headers}, err)
 	}
 	if err := um.RenormalizeHeaders(func([]string) []string {
 		canon := make([]string, len(headers))
@@ -115,7 +128,7 @@ func NewCSVSheet(r io.Reader, name string, opts ReadOptions) (Sheet, error) {
 		return nil, sheetError(name, err)
 	}
 	cr.ReuseRecord = true // the header has been read and copied
-	return &csvSheet{file: name, opts: opts, guard: guard, cr: cr, mapping: m}, nil
+	return &csvSheet{file: name, opts: opts, guard: guard, cr: cr, mapping: m, lineOff: lineOff}, nil
 }
 
 func (s *csvSheet) File() string      { return s.file }
@@ -134,7 +147,7 @@ func (s *csvSheet) Next(ctx context.Context) (Record, error) {
 		// Rows are numbered as Excel shows them: a quoted cell's line
 		// breaks belong to its row, so the newlines inside earlier records
 		// are taken off the reader's physical line.
-		embedded := s.embedded
+		embedded := s.embedded - s.lineOff
 		for _, f := range fields {
 			s.embedded += strings.Count(f, "\n")
 		}
@@ -166,7 +179,7 @@ func (s *csvSheet) Next(ctx context.Context) (Record, error) {
 			}
 			s.done = true
 			if errors.Is(err, errLineTooLong) {
-				return Record{}, &RowError{File: s.file, Row: s.guard.tripLine - embedded,
+				return Record{}, &RowError{File: s.file, Row: s.guard.tripLine - s.embedded,
 					Err: fmt.Errorf("%w: the line is longer than %d bytes", ErrCellTooLarge, s.guard.max)}
 			}
 			return Record{}, sheetError(s.file, err)
@@ -189,6 +202,60 @@ func (s *csvSheet) Next(ctx context.Context) (Record, error) {
 func (s *csvSheet) tooMany(line int) (Record, error) {
 	s.done = true
 	return Record{}, &RowError{File: s.file, Row: line, Err: fmt.Errorf("%w: more than %d rows", ErrTooManyRows, s.opts.MaxRows)}
+}
+
+// findCSVHeader finds the header among the first rows in head (the
+// file's first bytes): the forced row, or the first that maps. It
+// returns the bytes and lines above it. A header on the first line (the
+// usual case) is 0, 0.
+func findCSVHeader(name string, head []byte, comma rune, opts ReadOptions) (skip, lines int, err error) {
+	try := func(comma rune) (cands []headerCandidate, offs []int64, found bool) {
+		r := csv.NewReader(bytes.NewReader(head))
+		r.Comma, r.FieldsPerRecord, r.LazyQuotes = comma, -1, true
+		for len(cands) < HeaderScanRows {
+			off := r.InputOffset()
+			rec, err := r.Read()
+			if err != nil {
+				return cands, offs, false
+			}
+			line, _ := r.FieldPos(0)
+			if blankRow(rec) {
+				continue
+			}
+			cands, offs = append(cands, headerCandidate{row: line, cells: rec}), append(offs, off)
+			if opts.HeaderRow > 0 {
+				if line >= opts.HeaderRow {
+					return cands, offs, line == opts.HeaderRow
+				}
+				continue
+			}
+			if _, err := MapHeader(name, rec, opts.Columns); err == nil {
+				return cands, offs, true
+			}
+		}
+		return cands, offs, false
+	}
+	cands, offs, found := try(comma)
+	if !found && opts.HeaderRow == 0 {
+		other := ';'
+		if comma == ';' {
+			other = ','
+		}
+		if c2, o2, ok := try(other); ok {
+			cands, offs, found = c2, o2, true
+		}
+	}
+	if len(cands) == 0 {
+		return 0, 0, nil // empty, or one enormous first line: the reader says which
+	}
+	i, _, err := headerChoice(name, cands, opts.HeaderRow, opts.Columns)
+	if err != nil {
+		return 0, 0, err
+	}
+	if i == 0 && cands[0].row == 1 {
+		return 0, 0, nil
+	}
+	return int(offs[i]), cands[i].row - 1, nil
 }
 
 // detectComma picks ";" when the header line has more semicolons than

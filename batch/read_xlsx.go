@@ -68,7 +68,7 @@ func NewXLSXSheet(r io.Reader, name string, opts ReadOptions) (s Sheet, err erro
 			found = found || n == opts.SheetName
 		}
 		if !found {
-			return nil, &RowError{File: name, Value: opts.SheetName, Err: ErrSheetNotFound}
+			return nil, &RowError{File: name, Value: opts.SheetName, Err: fmt.Errorf("%w; the workbook's worksheets are %s", ErrSheetNotFound, worksheetList(list))}
 		}
 	case len(list) == 0:
 		return nil, &RowError{File: name, Err: ErrEmptySheet}
@@ -81,31 +81,39 @@ func NewXLSXSheet(r io.Reader, name string, opts ReadOptions) (s Sheet, err erro
 	if xs.shown, err = wb.Rows(xs.sheet); err != nil {
 		return nil, &RowError{File: name, Err: fmt.Errorf("%w: %w", ErrXLSX, err)}
 	}
-	var headers []string
-	for {
+	var cands []headerCandidate
+	for len(cands) < HeaderScanRows {
 		cells, _, ok, err := xs.next()
 		if err != nil {
 			return nil, err
 		}
 		if !ok {
-			return nil, &RowError{File: name, Err: ErrEmptySheet}
+			break
 		}
-		if !blankRow(cells) {
-			headers = cells
+		if blankRow(cells) {
+			continue
+		}
+		for _, h := range cells {
+			if len(h) > opts.MaxCellSize {
+				return nil, &RowError{File: name, Row: xs.row, Err: ErrCellTooLarge}
+			}
+		}
+		cands = append(cands, headerCandidate{row: xs.row, cells: cells})
+		if opts.HeaderRow > 0 {
+			if xs.row >= opts.HeaderRow {
+				break
+			}
+			continue
+		}
+		if _, err := MapHeader(name, cells, opts.Columns); err == nil {
 			break
 		}
 	}
-	if xs.row != 1 {
-		// The header must be row 1 so that row numbers match what users see
-		// and what the report says; a title block above it is not a sheet.
-		return nil, &RowError{File: name, Row: xs.row, Err: fmt.Errorf("%w: the header must be on row 1", ErrEmptySheet)}
+	if len(cands) == 0 {
+		return nil, &RowError{File: name, Err: ErrEmptySheet}
 	}
-	for _, h := range headers {
-		if len(h) > opts.MaxCellSize {
-			return nil, &RowError{File: name, Row: 1, Err: ErrCellTooLarge}
-		}
-	}
-	if xs.mapping, err = MapHeader(name, headers, opts.Columns); err != nil {
+	// Rows keep the numbers Excel shows, wherever the header is.
+	if _, xs.mapping, err = headerChoice(name, cands, opts.HeaderRow, opts.Columns); err != nil {
 		return nil, err
 	}
 	return xs, nil

@@ -11,6 +11,7 @@ import (
 
 type planOptions struct {
 	sheet       string
+	headerRow int
 	json        bool
 	skipInvalid bool
 }
@@ -35,6 +36,7 @@ leaves unpaid. No provider is called. Exit 3 if the sheet has invalid rows
 		},
 	}
 	cmd.Flags().StringVar(&o.sheet, "sheet", "", "XLSX worksheet to read (default the first)")
+	cmd.Flags().IntVar(&o.headerRow, "header-row", 0, "the header's row number (default: the first of the top 10 rows that maps; title rows above it are skipped)")
 	cmd.Flags().BoolVar(&o.json, "json", false, "print the plan as JSON")
 	cmd.Flags().BoolVar(&o.skipInvalid, "skip-invalid", false, "plan the valid rows even if some are invalid")
 	return cmd
@@ -43,6 +45,9 @@ leaves unpaid. No provider is called. Exit 3 if the sheet has invalid rows
 func runPlan(ctx context.Context, o planOptions, g *globalOptions, path string) error {
 	cfg, err := g.loadConfig()
 	if err != nil {
+		return err
+	}
+	if err := setHeaderRow(cfg, o.headerRow); err != nil {
 		return err
 	}
 	v, err := batch.ValidateFile(ctx, path, cfg, o.sheet)

@@ -23,7 +23,8 @@ func newRetryCommand(g *globalOptions) *cobra.Command {
 		Use:   "retry BATCH",
 		Short: "Send new attempts for the lines that failed conclusively",
 		Long: `retry lists the batch's lines whose payout the provider refused or reported
-failed, asks for confirmation (unless --yes), moves them back to pending with
+failed, asks for confirmation on a terminal (unless --yes; without a terminal
+nothing asks), moves them back to pending with
 an event in the log, sends them, and waits for their results like run. Lines
 whose outcome is unknown are never retried: check them with the provider and
 use payroll resolve.`,
@@ -64,7 +65,7 @@ func runRetry(ctx context.Context, o retryOptions, g *globalOptions, id string) 
 		t.Add(strconv.Itoa(rec.Row()), rec.Ref, rec.Line.Dest.Masked(), rec.Line.Amount.Grouped()+" "+string(rec.Line.Currency), reports.Shorten(rec.FailureReason, 60))
 	}
 	t.Write(g.stdout)
-	if !o.yes && !g.confirm("Send them again?") {
+	if !o.yes && g.interactive() && !g.confirm("Send them again?") {
 		fmt.Fprintln(g.stdout, "Nothing sent.")
 		return nil
 	}

@@ -19,11 +19,13 @@ import (
 
 type runOptions struct {
 	sheet           string
+	headerRow int
 	batchID         string
 	sandbox         bool
 	wait            time.Duration
 	skipInvalid     bool
 	allowDuplicates bool
+	yes             bool
 }
 
 func newRunCommand(g *globalOptions) *cobra.Command {
@@ -45,7 +47,12 @@ money moves) and a separate ledger (payroll-sandbox.db) and report directory
 
 Exit: 0 every line paid · 3 invalid sheet or possible duplicates, nothing sent ·
 4 settled with failed, unknown, conflict or skipped lines · 5 still pending when
---wait ran out · 11 ledger busy · 130 interrupted (safe; run again to resume).`,
+--wait ran out · 11 ledger busy · 130 interrupted, or not confirmed (safe; run
+again to resume).
+
+On a terminal it shows what it is about to pay (lines and totals per provider
+and currency) and asks first; --yes skips the question, and without a terminal
+(cron, a pipe) nothing asks. --sandbox never asks: no money moves.`,
 		Example: `  payroll run --sandbox samples/payroll-2026-11.xlsx
   payroll run --wait 30m november.csv
   payroll run --batch nov-2026-suppliers --skip-invalid suppliers.xlsx`,
@@ -56,10 +63,12 @@ Exit: 0 every line paid · 3 invalid sheet or possible duplicates, nothing sent 
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.sheet, "sheet", "", "XLSX worksheet to read (default the first)")
+	f.IntVar(&o.headerRow, "header-row", 0, "the header's row number (default: the first of the top 10 rows that maps; title rows above it are skipped)")
 	f.StringVar(&o.batchID, "batch", "", "batch ID (default the sheet's file name without extension)")
 	f.BoolVar(&o.sandbox, "sandbox", false, "pay through in-process provider emulators (no credentials, no money moves)")
 	f.DurationVar(&o.wait, "wait", 15*time.Minute, "how long to wait for results before writing the report (0: do not wait)")
 	f.BoolVar(&o.skipInvalid, "skip-invalid", false, "pay the valid rows even if some are invalid (they are reported as invalid)")
+	f.BoolVarP(&o.yes, "yes", "y", false, "do not ask for confirmation on a terminal (without a terminal nothing asks)")
 	f.BoolVar(&o.allowDuplicates, "allow-duplicates", false, "pay lines that look like payments already made (in another batch, or in this one under another reference)")
 	return cmd
 }
@@ -82,6 +91,9 @@ func runRun(ctx context.Context, o runOptions, g *globalOptions, path string) er
 	}
 	cfg, err := g.loadConfig()
 	if err != nil {
+		return err
+	}
+	if err := setHeaderRow(cfg, o.headerRow); err != nil {
 		return err
 	}
 	if o.sandbox {
@@ -153,6 +165,19 @@ func runRun(ctx context.Context, o runOptions, g *globalOptions, path string) er
 			len(dups), plural(len(dups), "line will be", "lines will be"), plural(len(dups), "it looks", "they look"))
 	}
 	reports.WriteTwins(g.stderr, v.Lines)
+	if !o.yes && !o.sandbox && g.interactive() {
+		pending, _, err := db.Pending(ctx, batchID)
+		if err != nil {
+			return err
+		}
+		if len(pending) > 0 {
+			reports.WriteToPay(g.stdout, pending)
+			if !g.confirm("Pay them now?") {
+				fmt.Fprintf(g.stdout, "Nothing was sent. The batch is imported; run the same command again to pay it.\n")
+				return quietExit(exitInterrupted)
+			}
+		}
+	}
 	return sendAndSettle(ctx, g, cfg, db, log, batchID, o.sandbox, o.wait)
 }
 

@@ -11,10 +11,12 @@ import (
 
 type validateOptions struct {
 	sheet string
+	headerRow int
 }
 
 func (o *validateOptions) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.sheet, "sheet", "", "XLSX worksheet to read (default the first)")
+	cmd.Flags().IntVar(&o.headerRow, "header-row", 0, "the header's row number (default: the first of the top 10 rows that maps; title rows above it are skipped)")
 }
 
 func newValidateCommand(g *globalOptions) *cobra.Command {
@@ -41,6 +43,9 @@ destination type. Nothing is sent. Exit 0 if every row is valid, 3 if not.`,
 func runValidate(ctx context.Context, o validateOptions, g *globalOptions, path string) error {
 	cfg, err := g.loadConfig()
 	if err != nil {
+		return err
+	}
+	if err := setHeaderRow(cfg, o.headerRow); err != nil {
 		return err
 	}
 	// Only the totals are printed: streaming keeps memory flat on big sheets.

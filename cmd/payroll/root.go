@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"payroll/batch"
 	"payroll/ledger"
@@ -228,6 +229,15 @@ func newVersionCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 }
+
+// stdinIsTerminal reports whether r is a terminal (tests replace it).
+var stdinIsTerminal = func(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// interactive reports whether someone at a terminal can answer a question.
+func (g *globalOptions) interactive() bool { return stdinIsTerminal(g.stdin) }
 
 // confirm asks a yes/no question on stdin; only "y" or "yes" is yes.
 func (g *globalOptions) confirm(question string) bool {

@@ -217,3 +217,15 @@ func (e *engine) close() {
 		e.sb.Close()
 	}
 }
+
+// setHeaderRow applies --header-row (0: the config's sheet.header_row).
+func setHeaderRow(cfg *batch.Config, row int) error {
+	switch {
+	case row == 0:
+		return nil
+	case row < 0 || row > batch.HeaderScanRows:
+		return usageErrorf("--header-row %d: want 1 to %d", row, batch.HeaderScanRows)
+	}
+	cfg.Sheet.HeaderRow = row
+	return nil
+}
