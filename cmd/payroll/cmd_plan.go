@@ -11,7 +11,7 @@ import (
 
 type planOptions struct {
 	sheet       string
-	headerRow int
+	headerRow   int
 	json        bool
 	skipInvalid bool
 }

@@ -19,7 +19,7 @@ import (
 
 type runOptions struct {
 	sheet           string
-	headerRow int
+	headerRow       int
 	batchID         string
 	sandbox         bool
 	wait            time.Duration

@@ -10,7 +10,7 @@ import (
 )
 
 type validateOptions struct {
-	sheet string
+	sheet     string
 	headerRow int
 }
 
