@@ -33,7 +33,9 @@ var (
 )
 
 // ReadDecisions reads a decisions CSV (header: reference, outcome, receipt,
-// note; receipt may be empty or absent) with gocsv's typed decoding.
+// note; receipt may be empty or absent; other columns, such as those of
+// payroll report --unknown, are ignored, and so is a row whose outcome,
+// receipt and note are all empty) with gocsv's typed decoding.
 // Every bad row is reported, naming the row, the column and the rule;
 // none is returned then.
 func ReadDecisions(r io.Reader, name string) ([]Decision, error) {
@@ -71,6 +73,9 @@ func ReadDecisions(r io.Reader, name string) ([]Decision, error) {
 		d.Row = line
 		d.Reference, d.Receipt, d.Note = strings.TrimSpace(d.Reference), strings.TrimSpace(d.Receipt), strings.TrimSpace(d.Note)
 		d.Outcome = strings.ToLower(strings.TrimSpace(d.Outcome))
+		if d.Outcome == "" && d.Receipt == "" && d.Note == "" {
+			continue // undecided (a row of payroll report --unknown not filled in)
+		}
 		bad := func(col string, e error) { errs = append(errs, &RowError{File: name, Row: line, Column: col, Err: e}) }
 		switch {
 		case d.Reference == "":

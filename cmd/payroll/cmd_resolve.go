@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"payroll/batch"
 	"payroll/ledger"
+	"payroll/providers/kiotapay"
 	"payroll/reports"
 )
 
@@ -19,6 +21,7 @@ type resolveOptions struct {
 	receipt      string
 	note         string
 	from         string
+	fromProvider bool
 	yes          bool
 }
 
@@ -34,12 +37,28 @@ saying how you know (--receipt for the provider's receipt). Many lines:
 receipt and note; resolve shows what it will record, refuses lines that are
 not unknown, and asks before recording (unless --yes). Each decision is an
 event in the batch's log. A line resolved failed can be sent again with
-payroll retry.`,
+payroll retry.
+
+--from-provider asks KiotaPay for its records (send-money/all) and proposes a
+decision for each unknown KiotaPay line that exactly one record matches, by
+the referenceId the attempt was sent with (or its requestId), with the line's
+phone and amount: paid with the record's receipt, or failed. Anything else
+(no record, several, a different phone or amount, still pending) is shown
+and not proposed. Kopo Kopo documents no listing of transfers: its unknown
+lines are checked on the dashboard and decided with --from. Proposals are
+shown like a decisions file and recorded only once confirmed.`,
 		Example: `  payroll resolve payroll-2026-11 EMP0007 --paid --receipt QCL160124A7 --note "K2 dashboard"
   payroll resolve payroll-2026-11 EMP0012 --failed --note "not in KiotaPay send-money/all on 2026-11-24"
-  payroll resolve payroll-2026-11 --from decisions.csv`,
+  payroll resolve payroll-2026-11 --from decisions.csv
+  payroll resolve payroll-2026-11 --from-provider`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.fromProvider {
+				if len(args) != 1 || o.paid || o.failed || o.from != "" {
+					return usageErrorf("--from-provider takes the batch only")
+				}
+				return runResolveFromProvider(cmd.Context(), o, g, args[0])
+			}
 			if o.from != "" {
 				if len(args) != 1 || o.paid || o.failed {
 					return usageErrorf("--from takes the batch only: the file has the references and outcomes")
@@ -58,7 +77,8 @@ payroll retry.`,
 	f.StringVar(&o.receipt, "receipt", "", "the provider's receipt, for --paid")
 	f.StringVar(&o.note, "note", "", "how you know (required)")
 	f.StringVar(&o.from, "from", "", "CSV of decisions: reference, outcome, receipt, note")
-	f.BoolVarP(&o.yes, "yes", "y", false, "with --from: do not ask for confirmation")
+	f.BoolVar(&o.fromProvider, "from-provider", false, "propose decisions from the provider's own records (KiotaPay send-money/all), shown for confirmation")
+	f.BoolVarP(&o.yes, "yes", "y", false, "with --from or --from-provider: do not ask for confirmation")
 	return cmd
 }
 
@@ -138,6 +158,103 @@ func runResolveFrom(ctx context.Context, o resolveOptions, g *globalOptions, id 
 	}
 	fmt.Fprintf(g.stdout, "%d %s recorded in the event log.\n", len(apply), plural(len(apply), "decision", "decisions"))
 	if refused > 0 {
+		return quietExit(exitUnsettled)
+	}
+	return nil
+}
+
+// runResolveFromProvider proposes decisions for the batch's unknown
+// KiotaPay lines from KiotaPay's own records and records those confirmed.
+func runResolveFromProvider(ctx context.Context, o resolveOptions, g *globalOptions, id string) error {
+	_, db, err := g.openBatch(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rows, _, err := unknownLines(ctx, db, id)
+	if err != nil {
+		return err
+	}
+	var kp []reports.UnknownRow
+	k2 := 0
+	for _, r := range rows {
+		if r.Provider == string(batch.KiotaPay) {
+			kp = append(kp, r)
+		} else {
+			k2++
+		}
+	}
+	if k2 > 0 {
+		fmt.Fprintf(g.stdout, "%d unknown Kopo Kopo %s: Kopo Kopo documents no listing of transfers, so nothing can be proven from here; check them on the dashboard (payroll report %s --unknown lists them) and use --from.\n",
+			k2, plural(k2, "line", "lines"), id)
+	}
+	if len(kp) == 0 {
+		fmt.Fprintln(g.stdout, "No unknown KiotaPay line: nothing to ask KiotaPay.")
+		return nil
+	}
+	secrets, err := providerSecrets(g.set.cb, map[batch.ProviderName]bool{batch.KiotaPay: true})
+	if err != nil {
+		return err
+	}
+	client, err := kiotapay.New(kiotapay.Config{
+		BaseURL: g.set.kp.KiotaPay.BaseURL, Environment: g.set.kp.KiotaPay.Environment,
+		APIKey: secrets.KiotaPayAPIKey, APISecret: secrets.KiotaPayAPISecret,
+		CallbackURL: g.set.cb.Callbacks.PublicURL, Logger: g.logger(),
+	})
+	if err != nil {
+		return err
+	}
+	records, err := client.All(ctx)
+	if err != nil {
+		return fmt.Errorf("KiotaPay send-money/all: %w; nothing recorded", err)
+	}
+	fmt.Fprintf(g.stdout, "KiotaPay lists %d send-money %s.\n", len(records), plural(len(records), "record", "records"))
+	var ds []batch.Decision
+	t := reports.NewTable("  ", "row", "reference", "destination", "amount", "what KiotaPay's records show")
+	for _, r := range kp {
+		amount, err := batch.ParseMoney(r.Amount)
+		if err != nil {
+			return fmt.Errorf("line %s: amount %q: %w", r.Reference, r.Amount, err)
+		}
+		ev := client.Prove(ctx, records, kiotapay.Unknown{ClientRef: r.ClientRef, RequestID: r.ProviderRef, Phone: r.Destination, Amount: amount})
+		if ev.Outcome == "" {
+			t.Add(strconv.Itoa(r.Row), r.Reference, batch.Mask(r.Destination), r.Amount+" "+r.Currency, ev.Why)
+			continue
+		}
+		ds = append(ds, batch.Decision{Row: r.Row, Reference: r.Reference, Outcome: ev.Outcome, Receipt: ev.Receipt,
+			Note: "proposed from " + ev.Why + "; confirmed by the operator"})
+	}
+	if n := len(kp) - len(ds); n > 0 {
+		fmt.Fprintf(g.stdout, "%d %s cannot be decided from KiotaPay's records:\n", n, plural(n, "line", "lines"))
+		t.Write(g.stdout)
+	}
+	if len(ds) == 0 {
+		fmt.Fprintln(g.stdout, "Nothing proposed; nothing recorded.")
+		return quietExit(exitUnsettled)
+	}
+	checks, err := db.CheckDecisions(ctx, id, ds)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stdout, "Proposed from KiotaPay's records:\n")
+	reports.WriteDecisions(g.stdout, checks)
+	var apply []batch.Decision
+	for _, c := range checks {
+		if c.OK {
+			apply = append(apply, c.Decision)
+		}
+	}
+	if !o.yes && !g.confirm(fmt.Sprintf("Record these %d %s?", len(apply), plural(len(apply), "decision", "decisions"))) {
+		fmt.Fprintln(g.stdout, "Nothing recorded.")
+		return nil
+	}
+	for _, d := range apply {
+		if _, err := db.Resolve(ctx, id, d.Reference, d.Paid(), d.Receipt, d.Note); err != nil {
+			return fmt.Errorf("%s: %w", d.Reference, err)
+		}
+	}
+	fmt.Fprintf(g.stdout, "%d %s recorded in the event log.\n", len(apply), plural(len(apply), "decision", "decisions"))
+	if len(apply) < len(rows) {
 		return quietExit(exitUnsettled)
 	}
 	return nil

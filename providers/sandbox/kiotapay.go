@@ -328,7 +328,7 @@ func (s *Sandbox) kpSingle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	data := rec.view()
+	data := rec.view(s.opts.KiotaPay.RecordReferenceID)
 	s.mu.Unlock()
 	kpOK(w, http.StatusOK, data)
 }
@@ -351,7 +351,7 @@ func (s *Sandbox) kpAll(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	data := make([]kpView, 0, len(s.kpOrder))
 	for _, id := range s.kpOrder {
-		data = append(data, s.kp[id].view())
+		data = append(data, s.kp[id].view(s.opts.KiotaPay.RecordReferenceID))
 	}
 	s.mu.Unlock()
 	kpOK(w, http.StatusOK, data)
@@ -374,6 +374,7 @@ type kpView struct {
 	ResponseCode             string         `json:"responseCode"`
 	ReceiverName             *string        `json:"receiverName"`
 	TransactionReceipt       *string        `json:"transactionReceipt"`
+	ReferenceID              *string        `json:"referenceId,omitempty"` // only with KiotaPayOptions.RecordReferenceID
 }
 
 type kpOrganisation struct {
@@ -385,7 +386,7 @@ type kpOrganisation struct {
 }
 
 // view renders the record. s.mu must be held.
-func (rec *kpRecord) view() kpView {
+func (rec *kpRecord) view(showRef bool) kpView {
 	v := kpView{
 		ID:                       rec.id,
 		UUID:                     rec.requestID,
@@ -404,6 +405,9 @@ func (rec *kpRecord) view() kpView {
 	}
 	if t, ok := rec.fields["occasion"]; ok {
 		v.Occasion = &t
+	}
+	if ref, ok := rec.fields["referenceId"]; ok && showRef {
+		v.ReferenceID = &ref
 	}
 	if rec.payout.Status == StatusPaid {
 		name := rec.phone + " - SANDBOX RECIPIENT"

@@ -114,6 +114,12 @@ type KiotaPayOptions struct {
 	Traffic
 	// TokenLifetime of access tokens. Zero means DefaultKiotaPayTokenLife.
 	TokenLifetime time.Duration
+	// RecordReferenceID adds the referenceId sent to the records of
+	// send-money/single and /all. The documented records do not show it
+	// (docs/providers.md §3), so it is off by default; tests turn it on to
+	// show what reconciling from the records can prove if the live API
+	// returns it.
+	RecordReferenceID bool
 }
 
 // Credentials are the secrets the emulators accept. The names follow the
