@@ -20,6 +20,8 @@ func TestValidateAndPlanGolden(t *testing.T) {
 		{"validate_invalid", []string{"validate", "testdata/invalid.csv"}, exitInvalid},
 		{"plan_sample_csv", []string{"plan", sample("payroll-2026-11.csv")}, exitOK},
 		{"plan_sample_small_chunks", []string{"plan", "--config", "testdata/small-chunks.toml", sample("payroll-2026-11.xlsx")}, exitOK},
+		{"plan_sample_lines", []string{"plan", "--lines", sample("payroll-2026-11.csv")}, exitOK},
+		{"plan_sample_requests", []string{"plan", "--requests", "--config", "testdata/small-chunks.toml", sample("payroll-2026-11.xlsx")}, exitOK},
 		{"plan_sample_json", []string{"plan", "--json", "--config", "testdata/small-chunks.toml", sample("payroll-2026-11.csv")}, exitOK},
 		{"plan_invalid", []string{"plan", "testdata/invalid.csv"}, exitInvalid},
 		{"plan_invalid_skip", []string{"plan", "--skip-invalid", "testdata/invalid.csv"}, exitOK},

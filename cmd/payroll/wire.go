@@ -229,3 +229,16 @@ func setHeaderRow(cfg *batch.Config, row int) error {
 	cfg.Sheet.HeaderRow = row
 	return nil
 }
+
+// accounts names what each provider pays from, as the config says, for
+// the plan's funding table.
+func (g *globalOptions) accounts() map[batch.ProviderName]string {
+	k2 := "the available balance"
+	if id := g.set.k2.KopoKopo.SourceIdentifier; id != "" {
+		k2 = "till " + id
+	}
+	return map[batch.ProviderName]string{
+		batch.KopoKopo: "Kopo Kopo: " + k2,
+		batch.KiotaPay: "KiotaPay " + g.set.kp.KiotaPay.Environment + " account",
+	}
+}
