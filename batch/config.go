@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -222,6 +223,15 @@ func ParseConfig(name string, b []byte, owners ...ConfigOwner) (Config, error) {
 				tables = append(tables, k)
 			}
 		}
+		known := tomlKeys(reflect.TypeOf(cfg), "")
+		for _, o := range owners {
+			known = append(known, tomlKeys(reflect.TypeOf(o), "")...)
+		}
+		for i, k := range tables {
+			if m := nearest(k, known); m != "" {
+				tables[i] = fmt.Sprintf("%s (did you mean %s?)", k, m)
+			}
+		}
 		return Config{}, fmt.Errorf("%w: %s: unknown key %s", ErrConfig, name, strings.Join(tables, ", "))
 	}
 	if err := errors.Join(ownerErrs...); err != nil {
@@ -400,4 +410,72 @@ func (c *Config) Fingerprint() string {
 	b, _ := json.Marshal(v) // maps marshal in key order
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+// tomlKeys lists the dotted keys a config struct decodes, from its toml
+// tags (maps end the walk: their keys are the file's).
+func tomlKeys(t reflect.Type, prefix string) []string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	var out []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			if f.Anonymous {
+				out = append(out, tomlKeys(f.Type, prefix)...)
+			}
+			continue
+		}
+		key := prefix + name
+		out = append(out, key)
+		ft := f.Type
+		for ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if ft.Kind() == reflect.Struct && ft.NumField() > 0 && ft.PkgPath() != "time" {
+			out = append(out, tomlKeys(ft, key+".")...)
+		}
+	}
+	return out
+}
+
+// nearest is the known key closest to k (at most 2 edits, or a third of
+// its length), or "".
+func nearest(k string, known []string) string {
+	best, bestD := "", max(2, len(k)/3)+1
+	for _, c := range known {
+		if d := editDistance(k, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

@@ -207,3 +207,23 @@ func mustRead(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// TestConfigTypoSuggests: an unknown key names the known key it most
+// likely meant; a key like nothing known gets no guess.
+func TestConfigTypoSuggests(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "payroll.toml")
+	os.WriteFile(path, []byte("[sheet]\ncurency = \"KES\"\n[settle]\npol_interval = \"5s\"\n[ledger]\nflux_capacitor = 1\n"), 0o600)
+	_, err := LoadConfig(path)
+	if !errors.Is(err, ErrConfig) {
+		t.Fatalf("err = %v", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{"sheet.curency (did you mean sheet.currency?)", "settle.pol_interval (did you mean settle.poll_interval?)", "ledger.flux_capacitor,", "ledger.flux_capacitor"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q: %s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "flux_capacitor (did you mean") {
+		t.Errorf("a guess for a key like nothing known: %s", msg)
+	}
+}

@@ -33,7 +33,8 @@ left empty: filled in, the file is a decisions file for payroll resolve --from
 		Example: `  payroll report payroll-2026-11
   payroll report payroll-2026-11 --unknown
   payroll report payroll-2026-11 --format xlsx --report-dir /srv/finance/reports`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: g.completeBatch,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runReport(cmd.Context(), o, g, args[0])
 		},

@@ -51,7 +51,8 @@ shown like a decisions file and recorded only once confirmed.`,
   payroll resolve payroll-2026-11 EMP0012 --failed --note "not in KiotaPay send-money/all on 2026-11-24"
   payroll resolve payroll-2026-11 --from decisions.csv
   payroll resolve payroll-2026-11 --from-provider`,
-		Args: cobra.RangeArgs(1, 2),
+		Args:              cobra.RangeArgs(1, 2),
+		ValidArgsFunction: g.completeBatch,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.fromProvider {
 				if len(args) != 1 || o.paid || o.failed || o.from != "" {

@@ -30,7 +30,8 @@ whose outcome is unknown are never retried: check them with the provider and
 use payroll resolve.`,
 		Example: `  payroll retry payroll-2026-11
   payroll retry --yes --wait 10m payroll-2026-11`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: g.completeBatch,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRetry(cmd.Context(), o, g, args[0])
 		},

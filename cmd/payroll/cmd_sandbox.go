@@ -12,12 +12,14 @@ import (
 // the emulators' knobs (faults are probabilities from 0 to 1, applied to
 // both providers).
 type sandboxOptions struct {
-	listen string
-	k      sandbox.Knobs
+	listen  string
+	envFile string
+	k       sandbox.Knobs
 }
 
 func (o *sandboxOptions) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.listen, "listen", "127.0.0.1:0", "address to listen on (port 0: a free port)")
+	cmd.Flags().StringVar(&o.envFile, "env-file", "", "also write the credentials' export lines to this file (0600) once listening: `. FILE` in another shell")
 	o.k.AddFlags(cmd.Flags())
 }
 
@@ -34,7 +36,8 @@ Ctrl-C. Faults are injected with the --fault-* flags; /_sandbox/truth shows
 every payout it made.`,
 		Example: `  payroll sandbox
   payroll sandbox --listen 127.0.0.1:9090 --latency 200ms --fault-429 0.05 --fault-callback-lost 0.1
-  eval "$(payroll sandbox --listen 127.0.0.1:9090 2>/dev/null | grep ^export)"   # in another shell`,
+  payroll sandbox --listen 127.0.0.1:9191 --env-file sandbox.env   # then, in another shell:
+  . ./sandbox.env && payroll run --config samples/payroll-sandbox.toml samples/payroll-2026-11.csv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runSandbox(cmd.Context(), o, g)
@@ -45,7 +48,7 @@ every payout it made.`,
 }
 
 func runSandbox(ctx context.Context, o sandboxOptions, g *globalOptions) error {
-	err := sandbox.Serve(ctx, sandbox.ServeOptions{Addr: o.listen, Options: o.k.Options()}, g.logger(), g.stdout)
+	err := sandbox.Serve(ctx, sandbox.ServeOptions{Addr: o.listen, Options: o.k.Options(), EnvFile: o.envFile}, g.logger(), g.stdout)
 	if err == nil && ctx.Err() != nil {
 		return nil // stopped by Ctrl-C: a clean stop
 	}

@@ -29,7 +29,8 @@ unsettled lines. It never sends a payout, so it is safe to run from cron as
 often as you like.`,
 		Example: `  payroll settle payroll-2026-11
   payroll settle --wait 2h          # every batch with unsettled lines`,
-		Args: cobra.MaximumNArgs(1),
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: g.completeBatch,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runSettle(cmd.Context(), o, g, args)
 		},

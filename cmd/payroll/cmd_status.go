@@ -26,7 +26,8 @@ and lists the lines that need attention (failed, unknown, conflict, invalid,
 pending). Phone and account numbers are masked.`,
 		Example: `  payroll status
   payroll status payroll-2026-11`,
-		Args: cobra.MaximumNArgs(1),
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: g.completeBatch,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runStatus(cmd.Context(), o, g, args)
 		},

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
 	"golang.org/x/time/rate"
 
 	"payroll/batch"
@@ -241,4 +243,36 @@ func (g *globalOptions) accounts() map[batch.ProviderName]string {
 		batch.KopoKopo: "Kopo Kopo: " + k2,
 		batch.KiotaPay: "KiotaPay " + g.set.kp.KiotaPay.Environment + " account",
 	}
+}
+
+// completeBatch completes a command's BATCH argument with the ledger's
+// batch IDs (shell completion: `payroll completion bash`).
+func (g *globalOptions) completeBatch(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	cfg, err := g.loadConfig()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	path := g.ledger(cfg)
+	if _, err := os.Stat(path); err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	db, err := ledger.Open(path, ledger.Options{ReadOnly: true, Timeout: 200 * time.Millisecond})
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	defer db.Close()
+	bs, err := db.Batches(cmd.Context())
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	var out []cobra.Completion
+	for _, b := range bs {
+		if strings.HasPrefix(b.ID, toComplete) {
+			out = append(out, cobra.CompletionWithDesc(b.ID, b.File))
+		}
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
 }

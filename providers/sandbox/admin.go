@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"time"
 )
 
@@ -67,6 +69,9 @@ type ServeOptions struct {
 	Addr string
 	// Options configure the sandbox; its Logger is replaced by Serve's logger.
 	Options Options
+	// EnvFile, if set, is written (mode 0600) once the sandbox listens: the
+	// export lines of its credentials, for `. FILE` in another shell.
+	EnvFile string
 }
 
 // Serve runs both emulators on one listener until ctx is cancelled. It
@@ -100,8 +105,21 @@ func Serve(ctx context.Context, opts ServeOptions, logger *slog.Logger, out io.W
 		_ = ln.Close()
 		return fmt.Errorf("sandbox: %w", err)
 	}
+	var env strings.Builder
 	for _, kv := range s.Credentials().Env() {
-		fmt.Fprintf(out, "export %s\n", kv)
+		fmt.Fprintf(&env, "export %s\n", kv)
+	}
+	io.WriteString(out, env.String())
+	if opts.EnvFile != "" {
+		body := fmt.Sprintf("# payroll sandbox at %s (written %s)\n%s", base, time.Now().Format(time.RFC3339), env.String())
+		if err := os.WriteFile(opts.EnvFile, []byte(body), 0o600); err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("sandbox: --env-file: %w", err)
+		}
+		if err := os.Chmod(opts.EnvFile, 0o600); err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("sandbox: --env-file: %w", err)
+		}
 	}
 	logger.Info("sandbox listening", "url", base)
 

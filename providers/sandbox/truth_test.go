@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -400,5 +402,40 @@ func TestHoldAndSettle(t *testing.T) {
 	}
 	if calls := e.recv.got(); len(calls) != 1 {
 		t.Errorf("%d callbacks, want 1", len(calls))
+	}
+}
+
+// TestServeEnvFile: --env-file holds the same export lines, mode 0600,
+// written once the sandbox listens (so sourcing it never waits on a pipe).
+func TestServeEnvFile(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var out syncBuffer
+	file := filepath.Join(t.TempDir(), "sandbox.env")
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, ServeOptions{EnvFile: file}, nil, &out) }()
+	deadline := time.Now().Add(5 * time.Second)
+	var body []byte
+	for {
+		if b, err := os.ReadFile(file); err == nil && bytes.Count(b, []byte("export ")) == 5 {
+			body = b
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no env file")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if fi, _ := os.Stat(file); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v", fi.Mode().Perm())
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, "export ") && !strings.Contains(out.String(), line) {
+			t.Errorf("%q is not what was printed", line)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
