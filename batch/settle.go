@@ -201,6 +201,7 @@ func (s *Settler) Settle(ctx context.Context, batchID string, deadline time.Time
 		tries int
 	}
 	next := map[string]*due{} // provider reference → when to poll
+	polledRound := 0          // requests polled since the last "poll round" log
 	for {
 		pending, err := s.Ledger.Unsettled(ctx, batchID)
 		if err != nil {
@@ -233,6 +234,7 @@ func (s *Settler) Settle(ctx context.Context, batchID string, deadline time.Time
 			}
 		}
 		if len(dueList) > 0 {
+			polledRound += len(dueList)
 			if err := s.sweep(ctx, dueList, limiters, func(u Unsettled) {
 				d := next[string(u.Provider)+" "+u.Reference]
 				d.tries++
@@ -248,6 +250,12 @@ func (s *Settler) Settle(ctx context.Context, batchID string, deadline time.Time
 		}
 		if !deadline.IsZero() {
 			wait = min(wait, time.Until(deadline))
+		}
+		if polledRound > 0 {
+			// One line per poll round: a cron settle shows it is alive.
+			s.logger().Info("poll round", "batch", batchID, "polled", polledRound, "unsettled_requests", len(pending),
+				"next_poll_in", max(wait, 0).Round(time.Second).String())
+			polledRound = 0
 		}
 		t := time.NewTimer(max(wait, 0))
 		select {

@@ -119,6 +119,7 @@ func runRun(ctx context.Context, o runOptions, g *globalOptions, path string) er
 			return usageErrorf("cannot make a batch ID from the file name %q; pass --batch ID", filepath.Base(path))
 		}
 	}
+	g.setBatch(batchID)
 	hash, err := batch.HashFile(path)
 	if err != nil {
 		return err
@@ -147,7 +148,9 @@ func runRun(ctx context.Context, o runOptions, g *globalOptions, path string) er
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
-	reports.WriteImport(g.stdout, rep)
+	if !g.quiet {
+		reports.WriteImport(g.stdout, rep)
+	}
 	dups, err := db.Duplicates(ctx, batchID, cfg.Ledger.DuplicateWindow.Duration)
 	if err != nil {
 		return err
@@ -203,7 +206,7 @@ func sendAndSettle(ctx context.Context, g *globalOptions, cfg *batch.Config, db 
 			return err
 		}
 		defer e.close()
-		progress, finish := newRunProgress(g.stderr, g.logger(), len(pending), g.quiet)
+		progress, finish := newRunProgress(g.stderr, g.logger(), len(pending), g.quiet, g.bar)
 		runErr = batch.Deliver(ctx, e.runner(progress), e.settler, batchID, batch.MakePlan(pending, cfg).Chunks,
 			wait, log, finish)
 		if useSandbox {
@@ -262,10 +265,18 @@ func reconcile(ctx context.Context, g *globalOptions, db *ledger.DB, batchID str
 		return nil, err
 	}
 	paths, werr := reports.WriteFiles(g.reports(), r, formats)
-	if werr == nil {
-		fmt.Fprintf(g.stdout, "Report: %s\n", strings.Join(paths, ", "))
+	switch {
+	case g.quiet:
+		// Only what needs attention: nothing when every line is paid.
+		if r.Verdict() != reports.AllPaid {
+			reports.WriteAdvice(g.stdout, r)
+		}
+	default:
+		if werr == nil {
+			fmt.Fprintf(g.stdout, "Report: %s\n", strings.Join(paths, ", "))
+		}
+		reports.WriteSummary(g.stdout, r)
 	}
-	reports.WriteSummary(g.stdout, r)
 	if werr != nil {
 		return r, werr
 	}

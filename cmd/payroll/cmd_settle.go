@@ -75,6 +75,7 @@ func runSettle(ctx context.Context, o settleOptions, g *globalOptions, args []st
 		if interrupted != nil {
 			break
 		}
+		g.setBatch(id)
 		unsettled, err := db.Unsettled(ctx, id)
 		if err != nil {
 			return err

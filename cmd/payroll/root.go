@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -48,6 +49,11 @@ type globalOptions struct {
 	// stops are run when the command ends (the live socket).
 	stops []func()
 	args  []string // the command line, for askLive
+
+	rawStderr io.Writer // the real stderr when stderr is turned into JSON lines
+	batchMu   sync.Mutex
+	batchID   string    // the batch, once known: every log line carries it
+	bar       *barGuard // text logs on a terminal go through it (progress.go)
 }
 
 // settings are the parts of payroll.toml that the domain does not own:
@@ -117,11 +123,21 @@ func (g *globalOptions) logger() *slog.Logger {
 		level = slog.LevelWarn
 	}
 	opts := &slog.HandlerOptions{Level: level}
-	if g.logFormat == "json" {
-		g.log = slog.New(slog.NewJSONHandler(g.stderr, opts))
-	} else {
-		g.log = slog.New(slog.NewTextHandler(g.stderr, opts))
+	w := g.stderr
+	if g.rawStderr != nil {
+		w = g.rawStderr
 	}
+	var h slog.Handler
+	if g.logFormat == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	} else {
+		if isTerminal(w) {
+			g.bar = &barGuard{w: w}
+			w = g.bar
+		}
+		h = slog.NewTextHandler(w, opts)
+	}
+	g.log = slog.New(batchHandler{h, g})
 	return g.log
 }
 
@@ -145,6 +161,10 @@ Exit codes: 0 ok · 1 operational error · 2 usage · 3 invalid sheet, nothing s
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			if g.logFormat != "text" && g.logFormat != "json" {
 				return usageErrorf("--log-format must be text or json")
+			}
+			if g.logFormat == "json" && g.rawStderr == nil {
+				g.rawStderr = g.stderr
+				g.stderr = &jsonLines{log: g.logger}
 			}
 			return nil
 		},
@@ -203,8 +223,16 @@ func executeWith(ctx context.Context, g *globalOptions, args []string) int {
 	if errors.As(err, &ask) {
 		return askLive(ctx, ask, g.absArgs(args, ask.path), g.stdout, g.stderr)
 	}
+	j, isJSON := g.stderr.(*jsonLines)
+	if isJSON {
+		j.Flush()
+	}
 	if err != nil && !quiet(err) {
-		fmt.Fprintf(g.stderr, "payroll: %s\n", err)
+		if isJSON {
+			g.logger().Error(err.Error(), "exit", exitCode(err)) // one record, however many lines
+		} else {
+			fmt.Fprintf(g.stderr, "payroll: %s\n", err)
+		}
 	}
 	return exitCode(err)
 }

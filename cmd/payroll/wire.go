@@ -60,6 +60,7 @@ func (g *globalOptions) openLedger() (*batch.Config, *ledger.DB, error) {
 
 // openBatch is openLedger for a command about one batch, which must exist.
 func (g *globalOptions) openBatch(ctx context.Context, id string) (*batch.Config, *ledger.DB, error) {
+	g.setBatch(id)
 	cfg, db, err := g.openLedger()
 	if err != nil {
 		return nil, nil, err
