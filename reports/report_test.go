@@ -1,11 +1,15 @@
 package reports
 
 import (
+	"archive/zip"
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -125,8 +129,47 @@ func TestXLSX(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != len(r.Rows)+1 {
-		t.Fatalf("Lines has %d rows, want %d", len(rows), len(r.Rows)+1)
+	totals := Totals(r)
+	if len(rows) != len(r.Rows)+2+len(totals) {
+		t.Fatalf("Lines has %d rows, want %d lines, a header, a blank and %d totals", len(rows), len(r.Rows), len(totals))
+	}
+	// Below the lines, what each currency requested: a formula with its
+	// value, equal to the report's exact total.
+	for i, tot := range totals {
+		rowN := len(r.Rows) + 3 + i
+		if label, _ := wb.GetCellValue("Lines", fmt.Sprintf("F%d", rowN)); label != "requested "+tot.Currency {
+			t.Errorf("total row %d label %q", rowN, label)
+		}
+		f, _ := wb.GetCellFormula("Lines", fmt.Sprintf("G%d", rowN))
+		v, _ := wb.GetCellValue("Lines", fmt.Sprintf("G%d", rowN))
+		if !strings.HasPrefix(f, "SUMIFS(") || v != tot.Requested.Grouped() {
+			t.Errorf("total %s: formula %q value %q, want %s", tot.Currency, f, v, tot.Requested.Grouped())
+		}
+	}
+	// A filter on the lines (a table), failed and unknown rows highlighted,
+	// printed landscape one page wide with the header on every page.
+	if tables, _ := wb.GetTables("Lines"); len(tables) != 1 || tables[0].Range != fmt.Sprintf("A1:R%d", len(r.Rows)+1) {
+		t.Errorf("tables %+v", tables)
+	}
+	cf, _ := wb.GetConditionalFormats("Lines")
+	var criteria []string
+	for _, opts := range cf {
+		for _, o := range opts {
+			criteria = append(criteria, o.Criteria)
+		}
+	}
+	if !slices.Contains(criteria, `$I2="failed"`) || !slices.Contains(criteria, `$I2="unknown"`) {
+		t.Errorf("conditional formats %v", criteria)
+	}
+	if pl, _ := wb.GetPageLayout("Lines"); pl.Orientation == nil || *pl.Orientation != "landscape" || pl.FitToWidth == nil || *pl.FitToWidth != 1 {
+		t.Errorf("page layout %+v", pl)
+	}
+	titles := false
+	for _, dn := range wb.GetDefinedName() {
+		titles = titles || dn.Name == "_xlnm.Print_Titles" && dn.RefersTo == "Lines!$1:$1"
+	}
+	if !titles {
+		t.Error("no print titles")
 	}
 	for i, c := range Columns {
 		if rows[0][i] != c {
@@ -181,6 +224,10 @@ func TestXLSX(t *testing.T) {
 	}
 	if sum2["kopokopo KES paid"] != "75,500.00" || sum2["kiotapay TZS paid"] != "970,000.00" {
 		t.Errorf("summary groups: %v", sum2)
+	}
+	// One chart per currency, of amounts.
+	if n := countCharts(t, paths[0]); n != len(totals) {
+		t.Errorf("%d charts, want one per currency (%d)", n, len(totals))
 	}
 	if pics, _ := wb.GetPanes("Summary"); !pics.Freeze {
 		t.Error("Summary header not frozen")
@@ -262,4 +309,20 @@ func TestWriteFilesRemovesStaleTemporaries(t *testing.T) {
 	if _, err := os.Stat(stale); !os.IsNotExist(err) {
 		t.Errorf("stale temporary file left behind: %v", err)
 	}
+}
+
+func countCharts(t *testing.T, path string) int {
+	t.Helper()
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	n := 0
+	for _, f := range zr.File {
+		if strings.HasPrefix(f.Name, "xl/charts/chart") {
+			n++
+		}
+	}
+	return n
 }

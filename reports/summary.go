@@ -18,6 +18,7 @@ type CurrencyTotal struct {
 	Failed      batch.Money
 	Outstanding batch.Money // pending or unknown: not settled yet
 	Counts      map[Status]int
+	Amounts     map[Status]batch.Money // per status
 }
 
 // Totals sums the report per currency in order of first appearance.
@@ -30,11 +31,12 @@ func Totals(r *Report) []CurrencyTotal {
 		if !ok {
 			j = len(out)
 			idx[row.Currency] = j
-			out = append(out, CurrencyTotal{Currency: row.Currency, Counts: map[Status]int{}})
+			out = append(out, CurrencyTotal{Currency: row.Currency, Counts: map[Status]int{}, Amounts: map[Status]batch.Money{}})
 		}
 		t := &out[j]
 		t.Lines++
 		t.Counts[row.Status]++
+		t.Amounts[row.Status] = t.Amounts[row.Status].Add(row.Amount)
 		if row.Status != "cancelled" {
 			t.Requested = t.Requested.Add(row.Amount)
 		}

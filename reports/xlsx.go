@@ -36,7 +36,10 @@ func WriteXLSX(w io.Writer, r *Report) error {
 	return err
 }
 
-type styles struct{ header, money, title int }
+type styles struct {
+	header, money, title, total, totalMoney int
+	failed, unknown                         int // conditional formats of the Lines sheet
+}
 
 func newStyles(wb *excelize.File) (styles, error) {
 	var s styles
@@ -48,12 +51,63 @@ func newStyles(wb *excelize.File) (styles, error) {
 	if s.money, err = wb.NewStyle(&excelize.Style{NumFmt: 4}); err != nil { // #,##0.00
 		return s, err
 	}
+	if s.total, err = wb.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true},
+		Border: []excelize.Border{{Type: "top", Color: "000000", Style: 1}}}); err != nil {
+		return s, err
+	}
+	if s.totalMoney, err = wb.NewStyle(&excelize.Style{NumFmt: 4, Font: &excelize.Font{Bold: true},
+		Border: []excelize.Border{{Type: "top", Color: "000000", Style: 1}}}); err != nil {
+		return s, err
+	}
+	if s.failed, err = wb.NewConditionalStyle(&excelize.Style{Font: &excelize.Font{Color: "9C0006"},
+		Fill: excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"FFC7CE"}}}); err != nil {
+		return s, err
+	}
+	if s.unknown, err = wb.NewConditionalStyle(&excelize.Style{Font: &excelize.Font{Color: "9C5700"},
+		Fill: excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"FFEB9C"}}}); err != nil {
+		return s, err
+	}
 	s.title, err = wb.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true, Size: 14}})
 	return s, err
 }
 
+// writeLinesSheet streams one row per line, then a total per currency.
+// Everything that is not a cell (filter, highlights, print setup) is set
+// on the sheet before the stream writer takes it over, which writes it
+// out at Flush.
 func writeLinesSheet(wb *excelize.File, r *Report, st styles) error {
-	sw, err := wb.NewStreamWriter("Lines")
+	const sh = "Lines"
+	n := len(r.Rows)
+	lastCol, _ := excelize.ColumnNumberToName(len(Columns))
+	last := n + 1 // the last data row
+	// Failed and unknown rows stand out (whole row, by the status column).
+	if n > 0 {
+		rng := fmt.Sprintf("A2:%s%d", lastCol, last)
+		var rules []excelize.ConditionalFormatOptions
+		for _, c := range []struct {
+			s     Status
+			style int
+		}{{StatusFailed, st.failed}, {StatusConflict, st.failed}, {StatusUnknown, st.unknown}} {
+			style := c.style
+			rules = append(rules, excelize.ConditionalFormatOptions{Type: "formula", Criteria: fmt.Sprintf(`$I2="%s"`, c.s), Format: &style})
+		}
+		if err := wb.SetConditionalFormat(sh, rng, rules); err != nil {
+			return err
+		}
+	}
+	// Print: landscape, one page wide, the header on every page.
+	fit, tall := 1, 0
+	if err := wb.SetSheetProps(sh, &excelize.SheetPropsOptions{FitToPage: boolPtr(true)}); err != nil {
+		return err
+	}
+	orientation, paper := "landscape", 9 // A4
+	if err := wb.SetPageLayout(sh, &excelize.PageLayoutOptions{Orientation: &orientation, Size: &paper, FitToWidth: &fit, FitToHeight: &tall}); err != nil {
+		return err
+	}
+	if err := wb.SetDefinedName(&excelize.DefinedName{Name: "_xlnm.Print_Titles", RefersTo: "Lines!$1:$1", Scope: sh}); err != nil {
+		return err
+	}
+	sw, err := wb.NewStreamWriter(sh)
 	if err != nil {
 		return err
 	}
@@ -93,8 +147,32 @@ func writeLinesSheet(wb *excelize.File, r *Report, st styles) error {
 			return err
 		}
 	}
+	if n > 0 {
+		// The filter covers the data only, not the totals below it.
+		if err := sw.AddTable(&excelize.Table{Range: fmt.Sprintf("A1:%s%d", lastCol, last), Name: "Lines",
+			StyleName: "TableStyleLight1", ShowRowStripes: boolPtr(false)}); err != nil {
+			return err
+		}
+	}
+	// One total per currency: a formula (the sheet stays right if rows are
+	// edited) with its value cached.
+	totals := Totals(r)
+	for i, t := range totals {
+		rowN := last + 2 + i
+		label := excelize.Cell{StyleID: st.total, Value: "requested " + t.Currency}
+		f := fmt.Sprintf(`SUMIFS(G2:G%[1]d,H2:H%[1]d,"%[2]s",I2:I%[1]d,"<>cancelled")`, max(last, 2), t.Currency)
+		vals := []any{nil, nil, nil, nil, nil, label,
+			excelize.Cell{StyleID: st.totalMoney, Formula: f, Value: t.Requested.Decimal().InexactFloat64()},
+			excelize.Cell{StyleID: st.total, Value: t.Currency}}
+		cell, _ := excelize.CoordinatesToCellName(1, rowN)
+		if err := sw.SetRow(cell, vals); err != nil {
+			return err
+		}
+	}
 	return sw.Flush()
 }
+
+func boolPtr(b bool) *bool { return &b }
 
 func writeSummarySheet(wb *excelize.File, r *Report, st styles) error {
 	const sh = "Summary"
@@ -104,7 +182,7 @@ func writeSummarySheet(wb *excelize.File, r *Report, st styles) error {
 	}
 	wb.SetCellStyle(sh, "A1", "A1", st.title)
 	set("A2", "Sheet: "+escape(r.Sheet))
-	set("A3", "Generated: "+timestamp(r.Generated))
+	set("A3", "Generated: "+zoned(r.Generated, r.Zone))
 
 	head := []string{"provider", "currency", "status", "lines", "amount"}
 	for i, h := range head {
@@ -117,7 +195,6 @@ func writeSummarySheet(wb *excelize.File, r *Report, st styles) error {
 		row := 6 + i
 		wb.SetSheetRow(sh, fmt.Sprintf("A%d", row), &[]any{g.Provider, g.Currency, string(g.Status), g.Lines, g.Amount.Decimal().InexactFloat64()})
 		wb.SetCellStyle(sh, fmt.Sprintf("E%d", row), fmt.Sprintf("E%d", row), st.money)
-		wb.SetCellValue(sh, fmt.Sprintf("F%d", row), g.Provider+" "+g.Currency+" "+string(g.Status))
 	}
 	last := 5 + len(groups)
 
@@ -128,7 +205,8 @@ func writeSummarySheet(wb *excelize.File, r *Report, st styles) error {
 		set(cell, h)
 	}
 	wb.SetCellStyle(sh, fmt.Sprintf("A%d", top), fmt.Sprintf("E%d", top), st.header)
-	for i, t := range Totals(r) {
+	totals := Totals(r)
+	for i, t := range totals {
 		row := top + 1 + i
 		wb.SetSheetRow(sh, fmt.Sprintf("A%d", row), &[]any{t.Currency, t.Requested.Decimal().InexactFloat64(),
 			t.Paid.Decimal().InexactFloat64(), t.Failed.Decimal().InexactFloat64(), t.Outstanding.Decimal().InexactFloat64()})
@@ -136,22 +214,56 @@ func writeSummarySheet(wb *excelize.File, r *Report, st styles) error {
 	}
 	wb.SetColWidth(sh, "A", "A", 12)
 	wb.SetColWidth(sh, "B", "E", 16)
-	wb.SetColVisible(sh, "F", false) // chart labels
 	if err := wb.SetPanes(sh, &excelize.Panes{Freeze: true, YSplit: 5, TopLeftCell: "A6", ActivePane: "bottomLeft"}); err != nil {
 		return err
 	}
-	if len(groups) == 0 {
-		return nil
+	// Printed on one landscape page.
+	orientation, fit := "landscape", 1
+	if err := wb.SetSheetProps(sh, &excelize.SheetPropsOptions{FitToPage: boolPtr(true)}); err != nil {
+		return err
 	}
-	return wb.AddChart(sh, "H5", &excelize.Chart{
-		Type: excelize.Col,
-		Series: []excelize.ChartSeries{{
-			Name:       "Summary!$D$5",
-			Categories: fmt.Sprintf("Summary!$F$6:$F$%d", last),
-			Values:     fmt.Sprintf("Summary!$D$6:$D$%d", last),
-		}},
-		Title:  excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: "Lines by provider, currency and status"}}},
-		Legend: excelize.ChartLegend{Position: "none"},
-		Format: excelize.GraphicOptions{ScaleX: 1.3, ScaleY: 1.2},
-	})
+	if err := wb.SetPageLayout(sh, &excelize.PageLayoutOptions{Orientation: &orientation, FitToWidth: &fit, FitToHeight: &fit}); err != nil {
+		return err
+	}
+	// Amounts per currency and status, below the totals, and a chart per
+	// currency of them beside the tables (KES and TZS on one axis would be
+	// meaningless).
+	row := top + len(totals) + 2
+	for i, h := range []string{"currency", "status", "amount"} {
+		cell, _ := excelize.CoordinatesToCellName(i+1, row)
+		set(cell, h)
+	}
+	wb.SetCellStyle(sh, fmt.Sprintf("A%d", row), fmt.Sprintf("C%d", row), st.header)
+	for i, t := range totals {
+		first := row + 1
+		for _, s := range Statuses {
+			amount := t.Amounts[s]
+			if amount.IsZero() {
+				continue
+			}
+			row++
+			wb.SetSheetRow(sh, fmt.Sprintf("A%d", row), &[]any{t.Currency, string(s), amount.Decimal().InexactFloat64()})
+			wb.SetCellStyle(sh, fmt.Sprintf("C%d", row), fmt.Sprintf("C%d", row), st.money)
+		}
+		if row < first {
+			continue
+		}
+		anchor := fmt.Sprintf("G%d", 5+i*16)
+		if err := wb.AddChart(sh, anchor, &excelize.Chart{
+			Type: excelize.Col,
+			Series: []excelize.ChartSeries{{
+				Name:       fmt.Sprintf("Summary!$A$%d", first),
+				Categories: fmt.Sprintf("Summary!$B$%d:$B$%d", first, row),
+				Values:     fmt.Sprintf("Summary!$C$%d:$C$%d", first, row),
+				Fill:       excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"5B9BD5"}},
+			}},
+			Title:    excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: t.Currency + " amounts by status"}}},
+			Legend:   excelize.ChartLegend{Position: "none"},
+			PlotArea: excelize.ChartPlotArea{ShowVal: true},
+			Format:   excelize.GraphicOptions{ScaleX: 1.1, ScaleY: 1.0},
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
