@@ -114,6 +114,17 @@ func ParseColumn(name string) (Column, bool) {
 type Mapping struct {
 	index   [numColumns]int
 	headers []string
+	extra   []int // the sheet's other named columns (department, cost centre, ...), in order
+}
+
+// Extras are the headers of the sheet's columns that map to no canonical
+// column: carried through to the report (docs/design.md §6).
+func (m *Mapping) Extras() []string {
+	out := make([]string, len(m.extra))
+	for i, j := range m.extra {
+		out[i] = strings.TrimSpace(m.headers[j])
+	}
+	return out
 }
 
 // Has reports whether the sheet has the column.
@@ -198,6 +209,19 @@ func MapHeader(file string, headers []string, custom map[string]string) (*Mappin
 			fail(c.String(), ErrUnknownMapping, custom[canon])
 		}
 	}
+	mapped := map[int]bool{}
+	for _, i := range m.index {
+		mapped[i] = true
+	}
+	seen := map[string]bool{}
+	for i, h := range headers {
+		h = strings.TrimSpace(h)
+		if mapped[i] || h == "" || seen[strings.ToLower(h)] || strings.ContainsFunc(h, IsControl) {
+			continue
+		}
+		seen[strings.ToLower(h)] = true
+		m.extra = append(m.extra, i)
+	}
 	if m.index[ColAmount] < 0 {
 		fail("amount", ErrMissingColumn, "")
 	}
@@ -215,6 +239,7 @@ func MapHeader(file string, headers []string, custom map[string]string) (*Mappin
 type Record struct {
 	Row   int // row number as Excel shows it
 	Cells [numColumns]string
+	Extra []string // the sheet's other columns (Mapping.Extras), nil when all are empty
 }
 
 // Get returns the trimmed cell for a column.

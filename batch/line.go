@@ -153,6 +153,9 @@ type Line struct {
 	// client reference receives instead of the employee reference. The
 	// ledger stores it with the attempt, not with the line.
 	AttemptRef string `json:"-"`
+	// Extra holds the sheet's other columns (Validation.ExtraColumns), for
+	// the report only: never sent, not part of the fingerprint.
+	Extra []string `json:"extra,omitempty"`
 }
 
 // AttemptRef derives the client reference of one attempt at a line: the

@@ -121,6 +121,27 @@ func recordFrom(file string, row int, cells []string, m *Mapping, maxCell int) (
 		}
 		rec.Cells[c] = v
 	}
+	for k, i := range m.extra {
+		if i >= len(cells) || strings.TrimSpace(cells[i]) == "" {
+			continue
+		}
+		v := cells[i]
+		col := strings.TrimSpace(m.headers[i])
+		switch {
+		case len(v) > maxCell:
+			errs = append(errs, &RowError{File: file, Row: row, Column: col, Err: fmt.Errorf("%w (%d bytes; limit %d, sheet.max_cell_bytes)", ErrCellTooLarge, len(v), maxCell)})
+			continue
+		case !validUTF8(v):
+			errs = append(errs, &RowError{File: file, Row: row, Column: col, Err: ErrNotUTF8})
+			continue
+		}
+		// Control characters (a line break in a note) are kept: nothing
+		// here is sent, and the reports replace them (reports.clean).
+		if rec.Extra == nil {
+			rec.Extra = make([]string, len(m.extra))
+		}
+		rec.Extra[k] = strings.TrimSpace(v)
+	}
 	return rec, joinErrors(errs)
 }
 

@@ -20,6 +20,9 @@ type Validation struct {
 	Lines   []Line       // valid rows, in sheet order; nil with DiscardLines
 	Invalid []InvalidRow // invalid rows, in sheet order
 	Errors  []error      // every problem found, each a *RowError, in row order
+	// ExtraColumns are the headers of the sheet's columns that map to no
+	// canonical column; each line's Extra holds their values.
+	ExtraColumns []string
 
 	sums *totalSums // the totals, summed row by row when the lines are discarded
 }
@@ -180,7 +183,7 @@ func ValidateWith(ctx context.Context, s Sheet, cfg *Config, opts ValidateOption
 		discard: opts.DiscardLines,
 		refs:    newSeenIndex(seed),
 		payees:  newSeenIndex(seed),
-		out:     &Validation{File: s.File()},
+		out:     &Validation{File: s.File(), ExtraColumns: s.Mapping().Extras()},
 	}
 	defer v.refs.free()
 	defer v.payees.free()
@@ -299,7 +302,7 @@ func (v *validator) check(it *rowItem) {
 		}
 	}
 
-	l := Line{Row: rec.Row}
+	l := Line{Row: rec.Row, Extra: rec.Extra}
 	text := func(c Column, max int) string {
 		s := get(c)
 		if failed.has(c) {

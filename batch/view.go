@@ -26,6 +26,9 @@ type LineView struct {
 	SentAt       time.Time // when the current attempt's request went out; zero if never sent
 	SettledAt    time.Time // when the line became paid or failed
 	Updated      time.Time
+	// Extra is the sheet's other columns of the line (header → value), as
+	// the last import that had the line gave them.
+	Extra map[string]string
 }
 
 // Awaiting reports whether the line was sent and waits for its result.

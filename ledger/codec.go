@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"reflect"
 	"time"
 
 	"payroll/batch"
@@ -191,7 +192,7 @@ func appendRecord(dst []byte, r *LineRecord) []byte {
 	dst = append(dst, r.Fingerprint...)
 
 	var bits uint64
-	hasLine := r.Line != (batch.Line{})
+	hasLine := !zeroLine(&r.Line)
 	if hasLine {
 		bits |= recLine
 		if r.Line.Reference == r.Ref {
@@ -408,4 +409,12 @@ func (r *LineRecord) Row() int {
 		return r.Invalid.Row
 	}
 	return r.Line.Row
+}
+
+// zeroLine reports whether l is the zero Line (an invalid row's record has
+// none). Extra is not part of the record (it is kept beside it).
+func zeroLine(l *batch.Line) bool {
+	c := *l
+	c.Extra = nil
+	return reflect.ValueOf(c).IsZero()
 }

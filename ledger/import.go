@@ -24,6 +24,9 @@ type ImportSpec struct {
 	// derived ID that belongs to a batch imported from another file name
 	// is refused with ErrOtherFile rather than merged (docs/design.md §3).
 	Derived bool
+	// ExtraColumns are the sheet's other columns (batch.Validation's),
+	// whose values each line's Extra holds; for the report.
+	ExtraColumns []string
 }
 
 // ErrOtherFile means a derived batch ID names a batch of another file.
@@ -153,6 +156,9 @@ func (db *DB) Import(ctx context.Context, spec ImportSpec, lines []batch.Line, i
 				if err := t.add(b, last, it, totals, &rep); err != nil {
 					return err
 				}
+				if err := t.setExtras(b, last, spec.ExtraColumns, lineExtra(it)); err != nil {
+					return err
+				}
 				added = append(added, refSeq{it.ref, last})
 				continue
 			}
@@ -161,6 +167,9 @@ func (db *DB) Import(ctx context.Context, spec ImportSpec, lines []batch.Line, i
 				present[seq] = true
 			}
 			if err := t.reimport(b, seq, it, &rep); err != nil {
+				return err
+			}
+			if err := t.setExtras(b, seq, spec.ExtraColumns, lineExtra(it)); err != nil {
 				return err
 			}
 		}
@@ -183,6 +192,7 @@ func (db *DB) Import(ctx context.Context, spec ImportSpec, lines []batch.Line, i
 		m := b.meta
 		m.File, m.SheetHash, m.ConfigFingerprint = spec.File, spec.SheetHash, spec.ConfigFingerprint
 		m.Imports++
+		m.ExtraColumns = spec.ExtraColumns
 		m.SheetTotals = map[batch.Currency]batch.Money{}
 		sheet.into(m.SheetTotals)
 		t.touch(b.id)
@@ -452,4 +462,11 @@ func (t *txn) correct(b *bkt, r *LineRecord, it *importItem, rep *batch.ImportRe
 		return t.save(b, r)
 	}
 	return t.move(b, r, batch.StatePending, trImport, ev)
+}
+
+func lineExtra(it *importItem) []string {
+	if it.line == nil {
+		return nil
+	}
+	return it.line.Extra
 }

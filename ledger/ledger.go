@@ -113,6 +113,7 @@ var (
 	bktLines  = []byte("lines")
 	bktRefs   = []byte("refs")
 	bktEvents = []byte("events")
+	bktExtras = []byte("extras") // per line, the sheet's other columns (report only)
 
 	keySchema  = []byte("schema")
 	keyCreated = []byte("created")

@@ -92,6 +92,13 @@ func (db *DB) Lines(ctx context.Context, batchID string) iter.Seq2[LineRecord, e
 					if err != nil {
 						return err
 					}
+					if b.extras.Bucket != nil {
+						if ev := b.extras.Get(k); ev != nil {
+							if err := json.Unmarshal(ev, &r.Extra); err != nil {
+								return &DamagedError{Path: b.path, Batch: b.id, Ref: r.Ref, Detail: "extra columns: " + err.Error()}
+							}
+						}
+					}
 					page = append(page, *r)
 					after = bytes.Clone(k)
 				}

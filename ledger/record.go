@@ -36,6 +36,9 @@ type Batch struct {
 	// SheetTotals is, per currency, the sum of the valid lines of the last
 	// imported sheet.
 	SheetTotals map[batch.Currency]batch.Money `json:"sheet_totals"`
+	// ExtraColumns are the last sheet's columns that map to no canonical
+	// column (department, cost centre, ...), carried to the report.
+	ExtraColumns []string `json:"extra_columns,omitempty"`
 }
 
 // Attempt is one try at sending a line: the intent committed by Claim
@@ -82,6 +85,9 @@ type LineRecord struct {
 	Seq         uint64      `json:"-"` // position in sheet order (1-based)
 	State       batch.State `json:"-"`
 	Fingerprint string      `json:"-"` // batch.Line.Fingerprint() of Line; "" for invalid rows
+	// Extra is the sheet's other columns (kept beside the record, in the
+	// batch's extras bucket; read by Lines), for the report only.
+	Extra map[string]string `json:"-"`
 
 	Ref     string            `json:"ref"`
 	Line    batch.Line        `json:"line,omitzero"`     // zero for an invalid row
@@ -256,6 +262,8 @@ type bkt struct {
 	lines  wbucket
 	refs   wbucket
 	events wbucket
+	extras wbucket // nil Bucket until a sheet with extra columns is imported
+	root   *bolt.Bucket
 }
 
 // batch opens an existing batch's buckets; ErrNotFound if there is none.
@@ -271,7 +279,9 @@ func (t *txn) batch(id string) (*bkt, error) {
 	b := &bkt{id: id, path: t.path, legacy: t.legacy, meta: m,
 		lines:  t.nested(root, id, bktLines),
 		refs:   t.nested(root, id, bktRefs),
-		events: t.nested(root, id, bktEvents)}
+		events: t.nested(root, id, bktEvents),
+		extras: t.nested(root, id, bktExtras),
+		root:   root}
 	b.events.event = true
 	if b.lines.Bucket == nil || b.refs.Bucket == nil || b.events.Bucket == nil {
 		return nil, &DamagedError{Path: t.path, Batch: id, Detail: "the batch has a record but not all its buckets"}
@@ -376,6 +386,41 @@ func (t *txn) save(b *bkt, r *LineRecord) error {
 	return b.lines.putLine(t.key, t.keep(t.buf), r)
 }
 
+// setExtras records the sheet's other columns of a line as a JSON object
+// (header → value, empty values left out; nothing at all when none),
+// creating the batch's extras bucket on first use. They are for the report
+// only: nothing decides a payment from them.
+func (t *txn) setExtras(b *bkt, seq uint64, cols, vals []string) error {
+	var m map[string]string
+	for i, v := range vals {
+		if v != "" && i < len(cols) {
+			if m == nil {
+				m = map[string]string{}
+			}
+			m[cols[i]] = v
+		}
+	}
+	if b.extras.Bucket == nil {
+		if m == nil {
+			return nil
+		}
+		eb, err := t.mkBucket(b.root, string(bktBatch), b.id, string(bktExtras))
+		if err != nil {
+			return err
+		}
+		b.extras = t.nested(b.root, b.id, bktExtras)
+		b.extras.Bucket = eb
+	}
+	k := seqKey(seq)
+	if m == nil {
+		if b.extras.Get(k) == nil {
+			return nil
+		}
+		return b.extras.Delete(k)
+	}
+	return b.extras.Put(k, t.keep(mustJSON(m)))
+}
+
 // nested returns a batch's bucket for reading and journaled writing.
 func (t *txn) nested(root *bolt.Bucket, id string, name []byte) wbucket {
 	w := wbucket{Bucket: root.Bucket(name), x: t.x}
@@ -412,7 +457,7 @@ func (t *txn) flag(b *bkt, r *LineRecord, flag string, e Event) error {
 
 // View is the line as reports and status show it.
 func (r *LineRecord) View() batch.LineView {
-	v := batch.LineView{Row: r.Row(), Ref: r.Ref, Line: r.Line, Invalid: r.Invalid, State: r.State,
+	v := batch.LineView{Row: r.Row(), Ref: r.Ref, Line: r.Line, Invalid: r.Invalid, State: r.State, Extra: r.Extra,
 		Attempts: len(r.Attempts), ProviderRef: r.ProviderRef, Receipt: r.Receipt, FailureReason: r.FailureReason,
 		Flags:        slices.DeleteFunc(slices.Clone(r.Flags), func(f string) bool { return f == FlagSheetChanged }),
 		SheetChanged: r.State == batch.StateConflict || r.Changed != nil || r.ChangedInvalid != nil || r.Flagged(FlagSheetChanged),

@@ -62,6 +62,7 @@ func RowOf(v *batch.LineView) Row {
 		SentAt:            v.SentAt,
 		SettledAt:         v.SettledAt,
 		Awaiting:          v.Awaiting(),
+		Extra:             v.Extra,
 	}
 	if inv := v.Invalid; inv != nil {
 		row.Name, row.Provider, row.Type, row.Currency = inv.Name, inv.Provider, inv.Type, inv.Currency

@@ -13,7 +13,7 @@ import (
 // decimal strings and formula-like text is escaped.
 func WriteCSV(w io.Writer, r *Report) error {
 	cw := csv.NewWriter(w)
-	if err := cw.Write(Columns); err != nil {
+	if err := cw.Write(r.Header()); err != nil {
 		return err
 	}
 	for i := range r.Rows {
@@ -24,6 +24,7 @@ func WriteCSV(w io.Writer, r *Report) error {
 			escape(row.Receipt), escape(row.FailureReason), strconv.Itoa(row.Attempts), timestamp(row.UpdatedAt),
 			zoned(row.SentAt, r.Zone), zoned(row.SettledAt, r.Zone), escape(strings.Join(row.Flags, ";")), sheetAmount(row),
 		}
+		rec = append(rec, r.extras(row)...)
 		if err := cw.Write(rec); err != nil {
 			return err
 		}
@@ -68,14 +69,17 @@ type jsonReport struct {
 	Sheet     string    `json:"sheet"`
 	Generated time.Time `json:"generated_at"`
 	Groups    []Group   `json:"summary"`
-	Rows      []jsonRow `json:"rows"`
+	// ExtraColumns are the sheet's own other columns; each row's "extra"
+	// holds its values.
+	ExtraColumns []string  `json:"extra_columns,omitempty"`
+	Rows         []jsonRow `json:"rows"`
 }
 
 // WriteJSON writes the report as indented JSON with a summary per provider
 // × currency × status. JSON is data, not a spreadsheet: text is not
 // escaped.
 func WriteJSON(w io.Writer, r *Report) error {
-	out := jsonReport{Batch: r.Batch, Sheet: clean(r.Sheet), Generated: r.Generated.UTC(), Groups: r.Groups(), Rows: []jsonRow{}}
+	out := jsonReport{Batch: r.Batch, Sheet: clean(r.Sheet), Generated: r.Generated.UTC(), Groups: r.Groups(), ExtraColumns: r.ExtraColumns, Rows: []jsonRow{}}
 	if out.Groups == nil {
 		out.Groups = []Group{}
 	}
@@ -86,6 +90,13 @@ func WriteJSON(w io.Writer, r *Report) error {
 		}
 		row.Name, row.Reference, row.FailureReason = clean(row.Name), clean(row.Reference), clean(row.FailureReason)
 		row.Destination, row.ProviderReference, row.Receipt = clean(row.Destination), clean(row.ProviderReference), clean(row.Receipt)
+		if row.Extra != nil {
+			extra := make(map[string]string, len(row.Extra))
+			for k, v := range row.Extra {
+				extra[clean(k)] = clean(v)
+			}
+			row.Extra = extra
+		}
 		out.Rows = append(out.Rows, jsonRow{Row: row, Amount: row.amount()})
 	}
 	enc := json.NewEncoder(w)

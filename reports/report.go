@@ -46,6 +46,8 @@ type Row struct {
 	// SheetAmount is the sheet's amount where it differs from the amount
 	// sent (a conflict); zero otherwise.
 	SheetAmount batch.Money `json:"sheet_amount,omitzero"`
+	// Extra is the sheet's other columns of the row (header → value).
+	Extra map[string]string `json:"extra,omitempty"`
 	// Awaiting marks a pending row that was sent and waits for its result
 	// (settle); a pending row without it was never sent (run again).
 	Awaiting bool `json:"-"`
@@ -72,9 +74,36 @@ type Report struct {
 	Sheet     string    `json:"sheet"`
 	Generated time.Time `json:"generated_at"`
 	Rows      []Row     `json:"rows"`
+	// ExtraColumns are the sheet's own other columns (department, cost
+	// centre, ...), written after the report's columns in their order.
+	ExtraColumns []string `json:"extra_columns,omitempty"`
 	// Zone is where sent_at and settled_at are shown (with its offset);
 	// nil means the machine's local zone.
 	Zone *time.Location `json:"-"`
+}
+
+// Header is the report's column header: Columns, then the sheet's extra
+// columns.
+func (r *Report) Header() []string {
+	out := slices.Clone(Columns)
+	for _, c := range r.ExtraColumns {
+		// A sheet column named like one of the report's ("status", say)
+		// is told apart.
+		if slices.ContainsFunc(out, func(o string) bool { return strings.EqualFold(o, c) }) {
+			c = "sheet " + c
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// extras are a row's values of the extra columns, escaped.
+func (r *Report) extras(row *Row) []string {
+	out := make([]string, len(r.ExtraColumns))
+	for i, c := range r.ExtraColumns {
+		out[i] = escape(row.Extra[c])
+	}
+	return out
 }
 
 // Group is the count and total of rows of one provider, currency and

@@ -78,7 +78,8 @@ func newStyles(wb *excelize.File) (styles, error) {
 func writeLinesSheet(wb *excelize.File, r *Report, st styles) error {
 	const sh = "Lines"
 	n := len(r.Rows)
-	lastCol, _ := excelize.ColumnNumberToName(len(Columns))
+	header := r.Header()
+	lastCol, _ := excelize.ColumnNumberToName(len(header))
 	last := n + 1 // the last data row
 	// Failed and unknown rows stand out (whole row, by the status column).
 	if n > 0 {
@@ -112,6 +113,9 @@ func writeLinesSheet(wb *excelize.File, r *Report, st styles) error {
 		return err
 	}
 	widths := []float64{6, 16, 24, 10, 15, 22, 14, 9, 10, 40, 16, 40, 9, 21, 26, 26, 24, 14}
+	for range r.ExtraColumns {
+		widths = append(widths, 16)
+	}
 	for i, wd := range widths {
 		if err := sw.SetColWidth(i+1, i+1, wd); err != nil {
 			return err
@@ -120,11 +124,11 @@ func writeLinesSheet(wb *excelize.File, r *Report, st styles) error {
 	if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
 		return err
 	}
-	header := make([]any, len(Columns))
-	for i, c := range Columns {
-		header[i] = excelize.Cell{StyleID: st.header, Value: c}
+	cells := make([]any, len(header))
+	for i, c := range header {
+		cells[i] = excelize.Cell{StyleID: st.header, Value: escape(c)}
 	}
-	if err := sw.SetRow("A1", header); err != nil {
+	if err := sw.SetRow("A1", cells); err != nil {
 		return err
 	}
 	for i := range r.Rows {
@@ -141,6 +145,9 @@ func writeLinesSheet(wb *excelize.File, r *Report, st styles) error {
 		}
 		if !row.SheetAmount.IsZero() {
 			vals[len(vals)-1] = excelize.Cell{StyleID: st.money, Value: row.SheetAmount.Decimal().InexactFloat64()}
+		}
+		for _, e := range r.extras(row) {
+			vals = append(vals, e)
 		}
 		cell, _ := excelize.CoordinatesToCellName(1, i+2)
 		if err := sw.SetRow(cell, vals); err != nil {

@@ -141,7 +141,7 @@ func runRun(ctx context.Context, o runOptions, g *globalOptions, path string) er
 		return err
 	}
 	rep, err := db.Import(ctx, ledger.ImportSpec{BatchID: batchID, File: filepath.Base(path), SheetHash: hash,
-		ConfigFingerprint: cfg.Fingerprint(), Derived: derived}, v.Lines, v.Invalid)
+		ConfigFingerprint: cfg.Fingerprint(), Derived: derived, ExtraColumns: v.ExtraColumns}, v.Lines, v.Invalid)
 	if errors.Is(err, ledger.ErrOtherFile) {
 		return usageErrorf("%v; nothing was imported or sent (--batch %s adds this sheet to that batch)", err, batchID)
 	}
@@ -252,7 +252,11 @@ func buildReport(ctx context.Context, db *ledger.DB, batchID string) (*reports.R
 	if err != nil {
 		return nil, err
 	}
-	return reports.Build(batchID, b.File, time.Now(), db.Views(ctx, batchID))
+	r, err := reports.Build(batchID, b.File, time.Now(), db.Views(ctx, batchID))
+	if r != nil {
+		r.ExtraColumns = b.ExtraColumns
+	}
+	return r, err
 }
 
 // reconcile builds the batch's report from the ledger, writes it in the
