@@ -32,6 +32,12 @@ type SettleLedger interface {
 	Settle(ctx context.Context, results []Result) ([]Settled, error)
 }
 
+// StateCounter is a ledger that can say how many lines of a batch are in
+// each state, cheaply (the settler logs it each poll round).
+type StateCounter interface {
+	Counts(ctx context.Context, batchID string) (map[State]int, error)
+}
+
 // SettleAction is what the ledger did with one result.
 type SettleAction int
 
@@ -252,9 +258,18 @@ func (s *Settler) Settle(ctx context.Context, batchID string, deadline time.Time
 			wait = min(wait, time.Until(deadline))
 		}
 		if polledRound > 0 {
-			// One line per poll round: a cron settle shows it is alive.
-			s.logger().Info("poll round", "batch", batchID, "polled", polledRound, "unsettled_requests", len(pending),
-				"next_poll_in", max(wait, 0).Round(time.Second).String())
+			// One line per poll round: a cron settle shows it is alive,
+			// and a person sees where the batch stands.
+			args := []any{"batch", batchID, "polled", polledRound, "unsettled_requests", len(pending),
+				"next_poll_in", max(wait, 0).Round(time.Second).String()}
+			if c, ok := s.Ledger.(StateCounter); ok {
+				if counts, err := c.Counts(ctx, batchID); err == nil {
+					for _, st := range []State{StatePaid, StateFailed, StateAccepted, StateUnknown} {
+						args = append(args, string(st), counts[st])
+					}
+				}
+			}
+			s.logger().Info("poll round", args...)
 			polledRound = 0
 		}
 		t := time.NewTimer(max(wait, 0))

@@ -34,6 +34,18 @@ func (db *DB) Batch(ctx context.Context, id string) (Batch, error) {
 	return m, err
 }
 
+// Counts returns the number of the batch's lines per state (kept in the
+// batch record: no line is read).
+func (db *DB) Counts(ctx context.Context, batchID string) (map[batch.State]int, error) {
+	b, err := db.Batch(ctx, batchID)
+	if err != nil {
+		return nil, err
+	}
+	return b.Counts, nil
+}
+
+var _ batch.StateCounter = (*DB)(nil)
+
 // Batches returns every batch's metadata, ordered by batch ID.
 func (db *DB) Batches(ctx context.Context) ([]Batch, error) {
 	var out []Batch

@@ -54,6 +54,9 @@ func TestSettleFromCronJSON(t *testing.T) {
 		}
 		if r["msg"] == "poll round" {
 			rounds++
+			if _, ok := r["paid"]; !ok || r["next_poll_in"] == nil {
+				t.Errorf("a poll round without the counts or the next poll: %v", r)
+			}
 		}
 	}
 	if rounds == 0 {
