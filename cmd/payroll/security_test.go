@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -276,7 +277,9 @@ func TestSecurityFormulaEscaping(t *testing.T) {
 		for ri, r := range xr {
 			for ci := range r {
 				cell, _ := excelize.CoordinatesToCellName(ci+1, ri+1)
-				if fml, _ := x.GetCellFormula(sh, cell); fml != "" && sh == "Lines" {
+				// The only formulas are the report's own totals below the
+				// lines; no cell of the sheet's text became one.
+				if fml, _ := x.GetCellFormula(sh, cell); fml != "" && sh == "Lines" && !(ri > len(sheet) && ownTotal.MatchString(fml)) {
 					t.Errorf("XLSX %s!%s is a formula: %q", sh, cell, fml)
 				}
 			}
@@ -289,7 +292,7 @@ func TestSecurityFormulaEscaping(t *testing.T) {
 			col[c] = i
 		}
 		n := 0
-		for _, r := range xr[1:] {
+		for _, r := range xr[1 : len(sheet)+1] {
 			ref := r[col["reference"]]
 			if got := r[col["name"]]; got != want(ref) {
 				t.Errorf("XLSX report: name of %s is %q, want %q", ref, got, want(ref))
@@ -442,3 +445,6 @@ func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\r\n")
 	return line
 }
+
+// ownTotal is the formula of the XLSX report's totals per currency.
+var ownTotal = regexp.MustCompile(`^SUMIFS\(G2:G\d+,H2:H\d+,"[A-Z]{3}",I2:I\d+,"<>cancelled"\)$`)
