@@ -190,6 +190,9 @@ func (db *DB) Import(ctx context.Context, spec ImportSpec, lines []batch.Line, i
 			}
 		}
 		m := b.meta
+		if m.File != spec.File || !slices.Equal(m.ExtraColumns, spec.ExtraColumns) {
+			t.bump(b)
+		}
 		m.File, m.SheetHash, m.ConfigFingerprint = spec.File, spec.SheetHash, spec.ConfigFingerprint
 		m.Imports++
 		m.ExtraColumns = spec.ExtraColumns
@@ -220,6 +223,7 @@ func (t *txn) add(b *bkt, seq uint64, it *importItem, totals moneySums, rep *bat
 	}
 	b.meta.Lines++
 	b.meta.Counts[r.State]++
+	t.bump(b)
 	t.buf = appendRecord(t.buf[:0], &r)
 	t.key = binary.BigEndian.AppendUint64(t.key[:0], seq)
 	return b.lines.putLine(t.key, t.keep(t.buf), &r)

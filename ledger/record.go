@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -39,6 +40,10 @@ type Batch struct {
 	// ExtraColumns are the last sheet's columns that map to no canonical
 	// column (department, cost centre, ...), carried to the report.
 	ExtraColumns []string `json:"extra_columns,omitempty"`
+	// Version goes up with every commit that changes what the batch's
+	// report shows (a line record, its extra columns, the sheet's name):
+	// an unchanged Version means an identical report.
+	Version uint64 `json:"version,omitempty"`
 }
 
 // Attempt is one try at sending a line: the intent committed by Claim
@@ -238,6 +243,7 @@ type txn struct {
 	buf      []byte // scratch for encoding a value before keep
 	slab     []byte // values kept for the transaction, see keep
 	x        *jtx   // the journal commit this transaction writes (nil: none)
+	bumped   map[string]bool
 }
 
 // keep returns a copy of v that lives as long as the transaction. bbolt
@@ -380,7 +386,7 @@ func (t *txn) getSeq(b *bkt, seq uint64) (*LineRecord, error) {
 // by move).
 func (t *txn) save(b *bkt, r *LineRecord) error {
 	r.Updated = t.now
-	t.touch(b.id)
+	t.bump(b)
 	t.buf = appendRecord(t.buf[:0], r)
 	t.key = binary.BigEndian.AppendUint64(t.key[:0], r.Seq)
 	return b.lines.putLine(t.key, t.keep(t.buf), r)
@@ -412,13 +418,33 @@ func (t *txn) setExtras(b *bkt, seq uint64, cols, vals []string) error {
 		b.extras.Bucket = eb
 	}
 	k := seqKey(seq)
+	old := b.extras.Get(k)
 	if m == nil {
-		if b.extras.Get(k) == nil {
+		if old == nil {
 			return nil
 		}
+		t.bump(b)
 		return b.extras.Delete(k)
 	}
-	return b.extras.Put(k, t.keep(mustJSON(m)))
+	v := mustJSON(m)
+	if bytes.Equal(old, v) {
+		return nil // unchanged: nothing written, nothing journaled
+	}
+	t.bump(b)
+	return b.extras.Put(k, t.keep(v))
+}
+
+// bump marks the batch's report-visible content as changed in this
+// transaction: its Version goes up once.
+func (t *txn) bump(b *bkt) {
+	t.touch(b.id)
+	if t.bumped == nil {
+		t.bumped = map[string]bool{}
+	}
+	if !t.bumped[b.id] {
+		t.bumped[b.id] = true
+		b.meta.Version++
+	}
 }
 
 // nested returns a batch's bucket for reading and journaled writing.

@@ -71,6 +71,6 @@ func runReport(ctx context.Context, o reportOptions, g *globalOptions, id string
 		}
 		return nil
 	}
-	_, err = reconcile(ctx, g, db, id, o.formats)
+	_, err = reconcile(ctx, g, db, id, o.formats, true) // asked for: always written
 	return err
 }

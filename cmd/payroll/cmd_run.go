@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -217,7 +218,7 @@ func sendAndSettle(ctx context.Context, g *globalOptions, cfg *batch.Config, db 
 			cancel()
 		}
 	}
-	r, err := reconcile(context.WithoutCancel(ctx), g, db, batchID, reports.Formats)
+	r, err := reconcile(context.WithoutCancel(ctx), g, db, batchID, reports.Formats, false)
 	if runErr != nil && !errors.Is(runErr, context.Canceled) {
 		// The run's own error (a full disk under the ledger, say) is the
 		// one that matters; a report that could not be written after it is
@@ -240,7 +241,7 @@ func sendAndSettle(ctx context.Context, g *globalOptions, cfg *batch.Config, db 
 		}
 		return runErr
 	}
-	if code := exitFor[r.Verdict()]; code != exitOK {
+	if code := exitFor[r.verdict]; code != exitOK {
 		return quietExit(code)
 	}
 	return nil
@@ -259,16 +260,49 @@ func buildReport(ctx context.Context, db *ledger.DB, batchID string) (*reports.R
 	return r, err
 }
 
+// reconciled is what the callers of reconcile need of the report.
+type reconciled struct {
+	verdict   reports.Verdict
+	neverSent int
+	sheet     string
+}
+
 // reconcile builds the batch's report from the ledger, writes it in the
 // formats asked, and prints where it went and the terminal summary. The
 // summary is printed even when the files cannot be written (a full disk):
-// the error is returned after it.
-func reconcile(ctx context.Context, g *globalOptions, db *ledger.DB, batchID string, formats []string) (*reports.Report, error) {
-	r, err := buildReport(ctx, db, batchID)
+// the error is returned after it. When the ledger's content of the batch
+// has not changed since the report was last written and its files are as
+// they were written (reports.Stamp), nothing is rebuilt: the summary of
+// that report is printed, and that it is unchanged.
+func reconcile(ctx context.Context, g *globalOptions, db *ledger.DB, batchID string, formats []string, force bool) (reconciled, error) {
+	b, err := db.Batch(ctx, batchID)
 	if err != nil {
-		return nil, err
+		return reconciled{}, err
 	}
-	paths, werr := reports.WriteFiles(g.reports(), r, formats)
+	dir := g.reports()
+	if st := reports.ReadStamp(dir, batchID); !force && st.Fresh(b.Version, formats, nil) {
+		switch {
+		case g.quiet:
+			if st.Verdict != reports.AllPaid {
+				io.WriteString(g.stdout, st.Advice)
+			}
+		default:
+			paths := make([]string, len(st.Files))
+			for i, f := range st.Files {
+				paths[i] = f.Path
+			}
+			fmt.Fprintf(g.stdout, "Report unchanged since %s (nothing changed in the ledger): %s\n",
+				st.Written.Format("2006-01-02 15:04"), strings.Join(paths, ", "))
+			io.WriteString(g.stdout, st.Summary)
+		}
+		return reconciled{st.Verdict, st.NeverSent, st.Sheet}, nil
+	}
+	r, err := reports.Build(batchID, b.File, time.Now(), db.Views(ctx, batchID))
+	if err != nil {
+		return reconciled{}, err
+	}
+	r.ExtraColumns = b.ExtraColumns
+	paths, werr := reports.WriteFiles(dir, r, formats)
 	switch {
 	case g.quiet:
 		// Only what needs attention: nothing when every line is paid.
@@ -281,8 +315,16 @@ func reconcile(ctx context.Context, g *globalOptions, db *ledger.DB, batchID str
 		}
 		reports.WriteSummary(g.stdout, r)
 	}
+	out := reconciled{r.Verdict(), r.NeverSent(), r.Sheet}
 	if werr != nil {
-		return r, werr
+		return out, werr
 	}
-	return r, nil
+	// The version read before building: a commit made meanwhile (a
+	// callback) gives a newer version, and the next reconcile rebuilds.
+	if st, err := reports.NewStamp(r, b.Version, formats, paths); err == nil {
+		if err := st.Write(dir); err != nil {
+			g.logger().Warn("report stamp not written; the next run rebuilds the report", "err", err)
+		}
+	}
+	return out, nil
 }

@@ -100,15 +100,15 @@ func runSettle(ctx context.Context, o settleOptions, g *globalOptions, args []st
 				g.logger().Info("still waiting for results when --wait ran out", "batch", id, "requests", left)
 			}
 		}
-		r, rerr := reconcile(context.WithoutCancel(ctx), g, db, id, reports.Formats)
+		r, rerr := reconcile(context.WithoutCancel(ctx), g, db, id, reports.Formats, false)
 		if rerr != nil {
 			return rerr
 		}
-		if n := r.NeverSent(); n > 0 {
+		if n := r.neverSent; n > 0 {
 			fmt.Fprintf(g.stderr, "batch %s: %d %s never sent; settle never sends a payout: `payroll run %s` (the same sheet) sends %s\n",
-				id, n, plural(n, "line was", "lines were"), r.Sheet, plural(n, "it", "them"))
+				id, n, plural(n, "line was", "lines were"), r.sheet, plural(n, "it", "them"))
 		}
-		worst = max(worst, exitFor[r.Verdict()])
+		worst = max(worst, exitFor[r.verdict])
 	}
 	if interrupted != nil {
 		fmt.Fprintln(g.stderr, "interrupted: run settle again to go on")
