@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"iter"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -35,7 +36,8 @@ func StatusOf(s batch.State) Status {
 	return Status(s)
 }
 
-// Build makes a batch's report from its lines, in sheet order.
+// Build makes a batch's report from its lines, in sheet order, holding
+// every row (for status and tests; BuildStream writes large batches).
 func Build(batchID, sheet string, generated time.Time, lines iter.Seq2[batch.LineView, error]) (*Report, error) {
 	r := &Report{Batch: batchID, Sheet: sheet, Generated: generated}
 	for v, err := range lines {
@@ -46,6 +48,127 @@ func Build(batchID, sheet string, generated time.Time, lines iter.Seq2[batch.Lin
 	}
 	slices.SortStableFunc(r.Rows, func(a, b Row) int { return cmp.Compare(a.Row, b.Row) })
 	return r, nil
+}
+
+// BuildStream makes a batch's report without holding its rows: one pass
+// over lines() sums everything the summary needs, and each file written
+// reads the lines again, row by row (memory does not grow with the
+// batch). The ledger yields lines in import order; when that is not sheet
+// order (rows inserted or moved by a later import), the rows are held and
+// sorted as Build does.
+func BuildStream(batchID, sheet string, generated time.Time, lines func() iter.Seq2[batch.LineView, error]) (*Report, error) {
+	r := &Report{Batch: batchID, Sheet: sheet, Generated: generated}
+	t := newTally()
+	prev, sorted := 0, true
+	for v, err := range lines() {
+		if err != nil {
+			return nil, err
+		}
+		row := RowOf(&v)
+		if row.Row < prev {
+			sorted = false
+			break
+		}
+		prev = row.Row
+		t.add(&row)
+	}
+	if !sorted {
+		return Build(batchID, sheet, generated, lines())
+	}
+	r.tally = t
+	r.source = func(fn func(*Row) error) error {
+		for v, err := range lines() {
+			if err != nil {
+				return err
+			}
+			row := RowOf(&v)
+			if err := fn(&row); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return r, nil
+}
+
+// each calls fn with every row in sheet order: the rows held, or read
+// again from the ledger.
+func (r *Report) each(fn func(*Row) error) error {
+	if r.source != nil {
+		return r.source(fn)
+	}
+	for i := range r.Rows {
+		if err := fn(&r.Rows[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Len is the number of rows.
+func (r *Report) Len() int { return r.sum().lines }
+
+// tally is everything the summary, the advice and the verdict need,
+// summed in one pass over the rows.
+type tally struct {
+	lines     int
+	totals    []CurrencyTotal
+	tidx      map[string]int
+	groups    []Group
+	gidx      map[groupKey]int
+	counts    map[Status]int // Counts
+	advice    map[Status]int // WriteAdvice's: statuses, never-sent, awaiting, changed
+	neverSent int
+}
+
+type groupKey struct {
+	p, c string
+	s    Status
+}
+
+func newTally() *tally {
+	return &tally{tidx: map[string]int{}, gidx: map[groupKey]int{}, counts: map[Status]int{}, advice: map[Status]int{}}
+}
+
+func (a *tally) add(row *Row) {
+	a.lines++
+	a.addTotal(row)
+	k := groupKey{row.Provider, row.Currency, row.Status}
+	j, ok := a.gidx[k]
+	if !ok {
+		j = len(a.groups)
+		a.gidx[k] = j
+		a.groups = append(a.groups, Group{Provider: k.p, Currency: k.c, Status: k.s})
+	}
+	a.groups[j].Lines++
+	a.groups[j].Amount = a.groups[j].Amount.Add(row.Amount)
+	a.counts[row.Status]++
+	changed := row.HasFlag(FlagSheetChanged)
+	if changed && row.Status != StatusConflict {
+		a.counts[StatusConflict]++
+	}
+	switch {
+	case row.Status == StatusPending && !row.Awaiting:
+		a.advice["never-sent"]++
+		a.neverSent++
+	case row.Status == StatusPending:
+		a.advice["awaiting"]++
+	case changed && row.Status != StatusConflict:
+		a.advice["changed"]++
+	}
+	a.advice[row.Status]++
+}
+
+// sum is the report's tally, made once from the rows held.
+func (r *Report) sum() *tally {
+	if r.tally == nil {
+		t := newTally()
+		for i := range r.Rows {
+			t.add(&r.Rows[i])
+		}
+		r.tally = t
+	}
+	return r.tally
 }
 
 // RowOf is the report row of one line.
@@ -150,16 +273,7 @@ const (
 
 // Counts counts the report's rows per status; a row whose sheet changed
 // after it was sent also counts as a conflict.
-func (r *Report) Counts() map[Status]int {
-	counts := map[Status]int{}
-	for i := range r.Rows {
-		counts[r.Rows[i].Status]++
-		if r.Rows[i].HasFlag(FlagSheetChanged) && r.Rows[i].Status != StatusConflict {
-			counts[StatusConflict]++
-		}
-	}
-	return counts
-}
+func (r *Report) Counts() map[Status]int { return maps.Clone(r.sum().counts) }
 
 // Verdict judges the batch from its counts.
 func (r *Report) Verdict() Verdict {
@@ -175,12 +289,4 @@ func (r *Report) Verdict() Verdict {
 
 // NeverSent counts the pending rows that were never sent (payroll run
 // sends them; settle cannot).
-func (r *Report) NeverSent() int {
-	n := 0
-	for i := range r.Rows {
-		if r.Rows[i].Status == StatusPending && !r.Rows[i].Awaiting {
-			n++
-		}
-	}
-	return n
-}
+func (r *Report) NeverSent() int { return r.sum().neverSent }

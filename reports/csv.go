@@ -1,8 +1,11 @@
 package reports
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"io"
 	"strconv"
 	"strings"
@@ -16,8 +19,7 @@ func WriteCSV(w io.Writer, r *Report) error {
 	if err := cw.Write(r.Header()); err != nil {
 		return err
 	}
-	for i := range r.Rows {
-		row := &r.Rows[i]
+	err := r.each(func(row *Row) error {
 		rec := []string{
 			strconv.Itoa(row.Row), escape(row.Reference), escape(row.Name), row.Provider, row.Type,
 			escape(row.Destination), escape(row.amount()), row.Currency, string(row.Status), escape(row.ProviderReference),
@@ -25,9 +27,10 @@ func WriteCSV(w io.Writer, r *Report) error {
 			zoned(row.SentAt, r.Zone), zoned(row.SettledAt, r.Zone), escape(strings.Join(row.Flags, ";")), sheetAmount(row),
 		}
 		rec = append(rec, r.extras(row)...)
-		if err := cw.Write(rec); err != nil {
-			return err
-		}
+		return cw.Write(rec)
+	})
+	if err != nil {
+		return err
 	}
 	cw.Flush()
 	return cw.Error()
@@ -83,25 +86,57 @@ func WriteJSON(w io.Writer, r *Report) error {
 	if out.Groups == nil {
 		out.Groups = []Group{}
 	}
-	for _, row := range r.Rows {
-		row.UpdatedAt = row.UpdatedAt.UTC()
+	// The document is encoding/json's indented form, written row by row:
+	// the head as it would be with no rows, each row indented as the
+	// array's element, then the tail.
+	doc, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return err
+	}
+	const empty = `"rows": []`
+	i := bytes.LastIndex(doc, []byte(empty))
+	if i < 0 {
+		return errors.New("reports: JSON layout")
+	}
+	bw := bufio.NewWriterSize(w, 256<<10)
+	bw.Write(doc[:i+len(empty)-1]) // up to and with the '['
+	n := 0
+	err = r.each(func(row *Row) error {
+		rc := *row
+		rc.UpdatedAt = rc.UpdatedAt.UTC()
 		if r.Zone != nil {
-			row.SentAt, row.SettledAt = inZone(row.SentAt, r.Zone), inZone(row.SettledAt, r.Zone)
+			rc.SentAt, rc.SettledAt = inZone(rc.SentAt, r.Zone), inZone(rc.SettledAt, r.Zone)
 		}
-		row.Name, row.Reference, row.FailureReason = clean(row.Name), clean(row.Reference), clean(row.FailureReason)
-		row.Destination, row.ProviderReference, row.Receipt = clean(row.Destination), clean(row.ProviderReference), clean(row.Receipt)
-		if row.Extra != nil {
-			extra := make(map[string]string, len(row.Extra))
-			for k, v := range row.Extra {
+		rc.Name, rc.Reference, rc.FailureReason = clean(rc.Name), clean(rc.Reference), clean(rc.FailureReason)
+		rc.Destination, rc.ProviderReference, rc.Receipt = clean(rc.Destination), clean(rc.ProviderReference), clean(rc.Receipt)
+		if rc.Extra != nil {
+			extra := make(map[string]string, len(rc.Extra))
+			for k, v := range rc.Extra {
 				extra[clean(k)] = clean(v)
 			}
-			row.Extra = extra
+			rc.Extra = extra
 		}
-		out.Rows = append(out.Rows, jsonRow{Row: row, Amount: row.amount()})
+		js, err := json.MarshalIndent(jsonRow{Row: rc, Amount: rc.amount()}, "    ", "  ")
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			bw.WriteByte(',')
+		}
+		bw.WriteString("\n    ")
+		_, err = bw.Write(js)
+		n++
+		return err
+	})
+	if err != nil {
+		return err
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	if n > 0 {
+		bw.WriteString("\n  ")
+	}
+	bw.Write(doc[i+len(empty)-1:]) // ']', the rest, and encoding/json's newline
+	bw.WriteByte('\n')
+	return bw.Flush()
 }
 
 func inZone(t time.Time, z *time.Location) time.Time {

@@ -80,6 +80,9 @@ type Report struct {
 	// Zone is where sent_at and settled_at are shown (with its offset);
 	// nil means the machine's local zone.
 	Zone *time.Location `json:"-"`
+
+	tally  *tally                       // the sums, made once
+	source func(func(*Row) error) error // BuildStream: the rows, read again per file
 }
 
 // Header is the report's column header: Columns, then the sheet's extra
@@ -118,24 +121,7 @@ type Group struct {
 
 // Groups sums the rows per provider × currency × status, in a stable order.
 func (r *Report) Groups() []Group {
-	type key struct {
-		p, c string
-		s    Status
-	}
-	idx := map[key]int{}
-	var out []Group
-	for i := range r.Rows {
-		row := &r.Rows[i]
-		k := key{row.Provider, row.Currency, row.Status}
-		j, ok := idx[k]
-		if !ok {
-			j = len(out)
-			idx[k] = j
-			out = append(out, Group{Provider: k.p, Currency: k.c, Status: k.s})
-		}
-		out[j].Lines++
-		out[j].Amount = out[j].Amount.Add(row.Amount)
-	}
+	out := slices.Clone(r.sum().groups)
 	slices.SortFunc(out, func(a, b Group) int {
 		return cmp.Or(cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.Currency, b.Currency),
 			cmp.Compare(statusOrder(a.Status), statusOrder(b.Status)))

@@ -3,8 +3,10 @@ package reports
 import (
 	"archive/zip"
 	"bytes"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -325,4 +327,66 @@ func countCharts(t *testing.T, path string) int {
 		}
 	}
 	return n
+}
+
+// TestStreamedEqualsHeld: a report streamed from its lines (BuildStream:
+// rows read again per file, sums in one pass) writes byte for byte the
+// files and summary of the same report held in memory, and the JSON is
+// encoding/json's own indented form.
+func TestStreamedEqualsHeld(t *testing.T) {
+	held := sampleReport()
+	streamed := &Report{Batch: held.Batch, Sheet: held.Sheet, Generated: held.Generated, Zone: held.Zone, ExtraColumns: held.ExtraColumns}
+	rows := slices.Clone(held.Rows)
+	streamed.source = func(fn func(*Row) error) error {
+		for i := range rows {
+			r := rows[i]
+			if err := fn(&r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	streamed.tally = newTally()
+	for i := range rows {
+		streamed.tally.add(&rows[i])
+	}
+	for name, write := range map[string]func(io.Writer, *Report) error{"csv": WriteCSV, "json": WriteJSON} {
+		var a, b bytes.Buffer
+		if err := write(&a, held); err != nil {
+			t.Fatal(err)
+		}
+		if err := write(&b, streamed); err != nil {
+			t.Fatal(err)
+		}
+		if a.String() != b.String() {
+			t.Errorf("%s differs streamed", name)
+		}
+	}
+	var a, b bytes.Buffer
+	WriteSummary(&a, held)
+	WriteSummary(&b, streamed)
+	if a.String() != b.String() {
+		t.Errorf("summary differs streamed:\n%s\n%s", a.String(), b.String())
+	}
+	// The streamed JSON is what encoding/json writes for the whole document.
+	var got bytes.Buffer
+	WriteJSON(&got, held)
+	var doc any
+	if err := json.Unmarshal(got.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	out := jsonReport{Batch: held.Batch, Sheet: held.Sheet, Generated: held.Generated.UTC(), Groups: held.Groups(), ExtraColumns: held.ExtraColumns}
+	for _, row := range held.Rows {
+		row.UpdatedAt = row.UpdatedAt.UTC()
+		row.SentAt, row.SettledAt = inZone(row.SentAt, held.Zone), inZone(row.SettledAt, held.Zone)
+		row.Name = clean(row.Name)
+		out.Rows = append(out.Rows, jsonRow{Row: row, Amount: row.amount()})
+	}
+	var want bytes.Buffer
+	enc := json.NewEncoder(&want)
+	enc.SetIndent("", "  ")
+	enc.Encode(out)
+	if got.String() != want.String() {
+		t.Errorf("the streamed JSON is not encoding/json's:\n%s\nwant\n%s", got.String(), want.String())
+	}
 }

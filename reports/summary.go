@@ -22,41 +22,39 @@ type CurrencyTotal struct {
 }
 
 // Totals sums the report per currency in order of first appearance.
-func Totals(r *Report) []CurrencyTotal {
-	idx := map[string]int{}
-	var out []CurrencyTotal
-	for i := range r.Rows {
-		row := &r.Rows[i]
-		j, ok := idx[row.Currency]
-		if !ok {
-			j = len(out)
-			idx[row.Currency] = j
-			out = append(out, CurrencyTotal{Currency: row.Currency, Counts: map[Status]int{}, Amounts: map[Status]batch.Money{}})
-		}
-		t := &out[j]
-		t.Lines++
-		t.Counts[row.Status]++
-		t.Amounts[row.Status] = t.Amounts[row.Status].Add(row.Amount)
-		if row.Status != "cancelled" {
-			t.Requested = t.Requested.Add(row.Amount)
-		}
-		switch row.Status {
-		case "paid":
-			t.Paid = t.Paid.Add(row.Amount)
-		case "failed":
-			t.Failed = t.Failed.Add(row.Amount)
-		case "pending", "unknown":
-			t.Outstanding = t.Outstanding.Add(row.Amount)
-		}
+func Totals(r *Report) []CurrencyTotal { return r.sum().totals }
+
+// addTotal adds a row to the per-currency totals.
+func (a *tally) addTotal(row *Row) {
+	j, ok := a.tidx[row.Currency]
+	if !ok {
+		j = len(a.totals)
+		a.tidx[row.Currency] = j
+		a.totals = append(a.totals, CurrencyTotal{Currency: row.Currency, Counts: map[Status]int{}, Amounts: map[Status]batch.Money{}})
 	}
-	return out
+	t := &a.totals[j]
+	t.Lines++
+	t.Counts[row.Status]++
+	t.Amounts[row.Status] = t.Amounts[row.Status].Add(row.Amount)
+	if row.Status != "cancelled" {
+		t.Requested = t.Requested.Add(row.Amount)
+	}
+	switch row.Status {
+	case "paid":
+		t.Paid = t.Paid.Add(row.Amount)
+	case "failed":
+		t.Failed = t.Failed.Add(row.Amount)
+	case "pending", "unknown":
+		t.Outstanding = t.Outstanding.Add(row.Amount)
+	}
 }
 
 // WriteSummary prints the terminal summary: per currency, what was
 // requested, paid, failed and is outstanding, the counts per status, and
 // what the operator should do next.
 func WriteSummary(w io.Writer, r *Report) {
-	fmt.Fprintf(w, "Batch %s (%s): %d %s\n", r.Batch, clean(r.Sheet), len(r.Rows), Plural(len(r.Rows), "line", "lines"))
+	n := r.Len()
+	fmt.Fprintf(w, "Batch %s (%s): %d %s\n", r.Batch, clean(r.Sheet), n, Plural(n, "line", "lines"))
 	for _, t := range Totals(r) {
 		cur := t.Currency
 		if cur == "" {
@@ -80,19 +78,7 @@ func WriteSummary(w io.Writer, r *Report) {
 // (settle), unknown (resolve), failed (correct or retry), invalid, and
 // conflicts; or that every line is paid.
 func WriteAdvice(w io.Writer, r *Report) {
-	counts := map[Status]int{}
-	for i := range r.Rows {
-		row := &r.Rows[i]
-		switch {
-		case row.Status == "pending" && !row.Awaiting:
-			counts["never-sent"]++
-		case row.Status == "pending":
-			counts["awaiting"]++
-		case row.HasFlag(FlagSheetChanged) && row.Status != "conflict":
-			counts["changed"]++
-		}
-		counts[row.Status]++
-	}
+	counts := r.sum().advice
 	var next []string
 	if n := counts["never-sent"]; n > 0 {
 		next = append(next, fmt.Sprintf("%d %s never sent: run `payroll run %s` again (batch %s) to send %s; nothing already sent is sent again",

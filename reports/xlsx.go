@@ -77,7 +77,7 @@ func newStyles(wb *excelize.File) (styles, error) {
 // out at Flush.
 func writeLinesSheet(wb *excelize.File, r *Report, st styles) error {
 	const sh = "Lines"
-	n := len(r.Rows)
+	n := r.Len()
 	header := r.Header()
 	lastCol, _ := excelize.ColumnNumberToName(len(header))
 	last := n + 1 // the last data row
@@ -131,8 +131,9 @@ func writeLinesSheet(wb *excelize.File, r *Report, st styles) error {
 	if err := sw.SetRow("A1", cells); err != nil {
 		return err
 	}
-	for i := range r.Rows {
-		row := &r.Rows[i]
+	i := -1
+	err = r.each(func(row *Row) error {
+		i++
 		var amount any = excelize.Cell{StyleID: st.money, Value: row.Amount.Decimal().InexactFloat64()}
 		if row.AmountText != "" {
 			amount = escape(row.AmountText)
@@ -150,9 +151,10 @@ func writeLinesSheet(wb *excelize.File, r *Report, st styles) error {
 			vals = append(vals, e)
 		}
 		cell, _ := excelize.CoordinatesToCellName(1, i+2)
-		if err := sw.SetRow(cell, vals); err != nil {
-			return err
-		}
+		return sw.SetRow(cell, vals)
+	})
+	if err != nil {
+		return err
 	}
 	if n > 0 {
 		// The filter covers the data only, not the totals below it.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -297,7 +298,9 @@ func reconcile(ctx context.Context, g *globalOptions, db *ledger.DB, batchID str
 		}
 		return reconciled{st.Verdict, st.NeverSent, st.Sheet}, nil
 	}
-	r, err := reports.Build(batchID, b.File, time.Now(), db.Views(ctx, batchID))
+	// Streamed: the rows are read from the ledger once for the sums and
+	// once per file, never all held.
+	r, err := reports.BuildStream(batchID, b.File, time.Now(), func() iter.Seq2[batch.LineView, error] { return db.Views(ctx, batchID) })
 	if err != nil {
 		return reconciled{}, err
 	}
