@@ -159,6 +159,13 @@ func TestSecurityNoSecretsLeak(t *testing.T) {
 		t.Fatal(err)
 	}
 	files["ledger bytes"] = string(db)
+	for name, path := range map[string]string{"journal": ledger.JournalPath(h.db), "report stamp": filepath.Join(h.rep, ".sec.stamp")} {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[name] = string(b)
+	}
 	for name, secret := range credentialValues(h.sb.Credentials()) {
 		for where, content := range files {
 			if strings.Contains(content, secret) {
@@ -191,7 +198,7 @@ func TestSecurityNoSecretsLeak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(entries) != 3 {
+	if len(entries) != 4 { // the three reports and their stamp
 		t.Errorf("report directory holds %d files: %v", len(entries), entries)
 	}
 	for _, e := range entries {
