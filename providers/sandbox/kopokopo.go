@@ -46,13 +46,19 @@ type k2Dest struct {
 	typ       string
 	identity  string
 	amount    int64
-	fields    map[string]string // type-specific fields echoed in the disbursement
+	fields    map[string]string // type-specific fields, while parsing
+	f         k2Fields          // the same, once parsed: echoed in the disbursement
 	nickname  *string
 	favourite bool
 
 	payout  *Payout
 	destRef string
 	origin  time.Time
+}
+
+// k2Fields are a destination's type-specific fields.
+type k2Fields struct {
+	phone, branch, accName, accNum, till, paybill, paybillAcc string
 }
 
 func (s *Sandbox) routeKopoKopo() {
@@ -203,7 +209,7 @@ func (s *Sandbox) k2Accept(req *k2Request, base string) {
 		}
 		phone := ""
 		if d.typ == "mobile_wallet" {
-			phone = d.fields["phone_number"]
+			phone = d.f.phone
 		}
 		s.recordLocked(d.payout, phone)
 	}
@@ -381,13 +387,13 @@ func (s *Sandbox) k2DocLocked(req *k2Request) k2Doc {
 			Status:               "Transferred",
 			Nickname:             dst.nickname,
 			Favourite:            dst.favourite,
-			PhoneNumber:          dst.fields["phone_number"],
-			BankBranchRef:        dst.fields["bank_branch_ref"],
-			AccountName:          dst.fields["account_name"],
-			AccountNumber:        dst.fields["account_number"],
-			TillNumber:           dst.fields["till_number"],
-			PaybillNumber:        dst.fields["paybill_number"],
-			PaybillAccountNumber: dst.fields["paybill_account_number"],
+			PhoneNumber:          dst.f.phone,
+			BankBranchRef:        dst.f.branch,
+			AccountName:          dst.f.accName,
+			AccountNumber:        dst.f.accNum,
+			TillNumber:           dst.f.till,
+			PaybillNumber:        dst.f.paybill,
+			PaybillAccountNumber: dst.f.paybillAcc,
 			DestinationType:      dst.typ,
 			OriginationTime:      dst.origin.In(eat).Format(k2Time),
 			DestinationReference: dst.destRef,

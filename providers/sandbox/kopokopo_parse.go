@@ -173,6 +173,13 @@ func (s *Sandbox) k2ParseDest(raw json.RawMessage) (*k2Dest, *reqError) {
 			return nil, refuse("favourite must be true or false")
 		}
 	}
+	// Kept for the request's life (status queries): the fields as a small
+	// struct, not the parsing map (a map per destination was a third of
+	// a 100,000-line run's memory).
+	d.f = k2Fields{phone: d.fields["phone_number"], branch: d.fields["bank_branch_ref"], accName: d.fields["account_name"],
+		accNum: d.fields["account_number"], till: d.fields["till_number"], paybill: d.fields["paybill_number"],
+		paybillAcc: d.fields["paybill_account_number"]}
+	d.fields = nil
 	return d, nil
 }
 
