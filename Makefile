@@ -29,6 +29,7 @@ test-short:
 bench: build
 	LEDGER_BENCH_CLAIM_LINES=1000000 $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -timeout 30m $(PKGS)
 	PAYROLL=$(BIN) scripts/bench-intake
+	PAYROLL=$(BIN) scripts/bench-run
 
 ## fuzz: run every fuzz target for FUZZTIME each and print the executions per target.
 fuzz:
