@@ -2,14 +2,12 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -160,25 +158,7 @@ func BenchmarkRunKiotaPayRate50(b *testing.B) {
 // runB is run for benchmarks.
 func runB(b *testing.B, args ...string) (string, string, int) {
 	b.Helper()
-	var out, errOut benchBuffer
+	var out, errOut syncWriter
 	code := execute(context.Background(), args, nil, &out, &errOut)
 	return out.String(), errOut.String(), code
-}
-
-// benchBuffer is a bytes.Buffer safe for the concurrent writes of loggers.
-type benchBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *benchBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *benchBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }

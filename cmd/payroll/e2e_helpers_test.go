@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -133,23 +132,9 @@ func (h *harness) cli(sub string, args ...string) (string, string, int) {
 	return out.String(), errOut.String(), code
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writes, like stderr.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is the CLI's own syncWriter (live.go): safe for concurrent
+// writes, like stderr.
+type syncBuffer = syncWriter
 
 // mustCode runs a subcommand and fails the test unless it exits with want.
 func (h *harness) mustCode(want int, sub string, args ...string) (string, string) {
@@ -396,15 +381,7 @@ func (h *harness) checkTruth(batchID string, o truthOpts) []ledger.LineRecord {
 func (h *harness) reportRows(batchID string) []map[string]string {
 	t := h.t
 	t.Helper()
-	f, err := os.Open(filepath.Join(h.rep, batchID+".csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	recs := readCSV(t, filepath.Join(h.rep, batchID+".csv"))
 	var out []map[string]string
 	for _, r := range recs[1:] {
 		m := map[string]string{}

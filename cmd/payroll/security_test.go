@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"bufio"
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -61,15 +60,7 @@ func xlsxText(t *testing.T, path string) string {
 // they could be logged) and bank account numbers.
 func sensitiveNumbers(t *testing.T, path string) []string {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	recs := readCSV(t, path)
 	col := map[string]int{}
 	for i, c := range recs[0] {
 		col[c] = i
