@@ -3,7 +3,6 @@ package ledger
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -270,14 +269,4 @@ func snapshot(x *jtx, b *bolt.Bucket, path []string) error {
 		x.put(p, k, v, len(path) == 3 && path[2] == string(bktEvents), nil)
 		return x.err
 	})
-}
-
-// decodeLine is a journal line for tests and tools.
-func decodeLine(b []byte) (*jline, error) {
-	l := &jline{}
-	if err := json.Unmarshal(bytes.TrimSuffix(b, []byte("\n")), l); err != nil {
-		return nil, err
-	}
-	l.sum = sum(bytes.TrimSuffix(b, []byte("\n")))
-	return l, nil
 }
