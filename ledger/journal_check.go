@@ -24,6 +24,8 @@ type JournalReport struct {
 	Torn    int64  // bytes of a torn last commit, never applied
 	NoHead  bool   // the ledger has no journal head yet (written before journals; the next writing open starts one)
 	Moved   string // Recover: where the ledger it replaced was moved
+	Last    string // Recover: when the last commit rebuilt was made (the journal's "at")
+	Checked bool   // Recover: the journal was checked to reach the replaced ledger's head
 }
 
 // chain reads the journal from the start, checking every line's place in
@@ -378,6 +380,11 @@ func Recover(ctx context.Context, path string, now time.Time) (rep JournalReport
 	if err := ledgerBusy(path); err != nil {
 		return rep, err
 	}
+	// What the ledger being replaced had applied, if its head can still be
+	// read: the journal must reach it. A journal that ends earlier (an
+	// older copy restored from a backup, a truncated file) would rebuild an
+	// older ledger, and a re-run would pay again what was paid since.
+	old, hasOld := oldHead(path)
 	tmp := path + ".recovering"
 	os.Remove(tmp)
 	defer os.Remove(tmp)
@@ -387,9 +394,16 @@ func Recover(ctx context.Context, path string, now time.Time) (rep JournalReport
 	}
 	var commit []*jline
 	var head *jline
+	reached := false
 	n, tornAt, err := chain(f, jp, func(l *jline) (bool, error) {
 		if err := ctx.Err(); err != nil {
 			return false, err
+		}
+		if hasOld && l.Seq == old.Seq {
+			if l.sum != old.Sum {
+				return false, journalErr(jp, l.Seq, "the entry differs from the one the ledger being replaced applied: this is not its journal; nothing was rebuilt")
+			}
+			reached = true
 		}
 		commit = append(commit, l)
 		if !l.End && len(commit) < 64 {
@@ -417,6 +431,13 @@ func Recover(ctx context.Context, path string, now time.Time) (rep JournalReport
 	if err == nil && head == nil {
 		err = journalErr(jp, 0, "the journal holds no complete commit")
 	}
+	if err == nil && hasOld && !reached {
+		err = journalErr(jp, 0, "the journal ends at entry %d, before entry %d that the ledger being replaced had applied: it is an older or truncated copy, and a ledger rebuilt from it would pay again what was paid since; nothing was rebuilt", n, old.Seq)
+	}
+	if head != nil {
+		rep.Last = head.At
+	}
+	rep.Checked = hasOld
 	if cerr := nb.Close(); err == nil {
 		err = cerr
 	}
@@ -471,4 +492,29 @@ func ledgerBusy(path string) error {
 		return &busyError{path: path, err: err}
 	}
 	return nil
+}
+
+// oldHead reads the journal head a ledger file records, if the file can
+// still be opened at all (a damaged one often can: the head is in the
+// meta bucket).
+func oldHead(path string) (h jhead, ok bool) {
+	if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
+		return h, false
+	}
+	defer func() { // a fault on a damaged page: no head to compare
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	defer faultsPanic()()
+	b, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		return h, false
+	}
+	defer b.Close()
+	b.View(func(tx *bolt.Tx) error {
+		h, ok, _ = readHead(tx)
+		return nil
+	})
+	return h, ok
 }

@@ -35,7 +35,13 @@ the ledger and journal from a backup.
 
 Exit: 0 rebuilt, or nothing to do · 1 the journal cannot be trusted or the
 rebuilt ledger fails its check (the ledger is left as it was) · 11 ledger
-busy.`,
+busy.
+
+When the ledger being replaced still records which journal entry it had
+applied, the journal must reach that entry: an older or truncated copy of
+the journal is refused, since the ledger rebuilt from it would not know
+what was paid since. With no readable ledger, recover says as of when the
+rebuilt ledger is.`,
 		Example: `  payroll recover
   payroll recover --ledger /var/lib/payroll/payroll.db`,
 		Args: cobra.NoArgs,
@@ -78,8 +84,12 @@ func runRecover(ctx context.Context, o recoverOptions, g *globalOptions) error {
 	if rep.Torn > 0 {
 		fmt.Fprintf(g.stdout, "A torn last commit (%d bytes, never applied) was cut off.\n", rep.Torn)
 	}
+	fmt.Fprintf(g.stdout, "The rebuilt ledger is as of %s, the journal's last commit.\n", rep.Last)
 	if rep.Moved != "" {
 		fmt.Fprintf(g.stdout, "The ledger it replaced is kept as %s.\n", rep.Moved)
+	}
+	if !rep.Checked {
+		fmt.Fprintln(g.stdout, "There was no readable ledger to check the journal against: if this journal may be an older copy (restored from a backup), lines paid after that time are not in it and would be sent again. Check with the providers before running a sheet.")
 	}
 	fmt.Fprintln(g.stdout, "Run the sheet again: lines already sent are never sent again.")
 	return nil
