@@ -101,15 +101,17 @@ func TestHintConfirmedByPoll(t *testing.T) {
 		l := &fakeSettleLedger{reqs: map[string]ProviderName{"r1": KiotaPay}, state: map[string]State{"r1": StateAccepted}}
 		p := &fakePoller{result: func(string, int) (State, error) { return StateFailed, nil }}
 		s := &Settler{Ledger: l, Pollers: map[ProviderName]Poller{KiotaPay: p}}
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan struct{})
-		go func() { s.Serve(ctx); close(done) }()
+		// Both hints are queued before the workers start: a worker that
+		// took the first before the second came would rightly query again.
 		if !s.Hint(KiotaPay, "r1") || !s.Hint(KiotaPay, "r1") {
 			t.Fatal("hint refused")
 		}
 		if s.Hint(KopoKopo, "x") {
 			t.Error("a hint for a provider without a poller was taken")
 		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { s.Serve(ctx); close(done) }()
 		time.Sleep(time.Second)
 		if got := l.get("r1"); got != StateFailed {
 			t.Errorf("r1 is %s after the confirmation said failed", got)
