@@ -388,11 +388,21 @@ func Recover(ctx context.Context, path string, now time.Time) (rep JournalReport
 	tmp := path + ".recovering"
 	os.Remove(tmp)
 	defer os.Remove(tmp)
-	nb, err := bolt.Open(tmp, 0o600, &bolt.Options{NoFreelistSync: true, InitialMmapSize: initialMmapSize(jp)})
+	// The new file is synced once, when it is complete; until it is
+	// renamed into place nothing depends on it.
+	nb, err := bolt.Open(tmp, 0o600, &bolt.Options{NoSync: true, NoFreelistSync: true, InitialMmapSize: initialMmapSize(jp)})
 	if err != nil {
 		return rep, fmt.Errorf("ledger: recover: %w", err)
 	}
-	var commit []*jline
+	// One bbolt transaction per journal commit, committed at the commit's
+	// last line: a commit that never ended (a torn tail, its transaction
+	// never committed) is rolled back, never half applied.
+	var tx *bolt.Tx
+	defer func() {
+		if tx != nil {
+			tx.Rollback()
+		}
+	}()
 	var head *jline
 	reached := false
 	n, tornAt, err := chain(f, jp, func(l *jline) (bool, error) {
@@ -405,28 +415,34 @@ func Recover(ctx context.Context, path string, now time.Time) (rep JournalReport
 			}
 			reached = true
 		}
-		commit = append(commit, l)
-		if !l.End && len(commit) < 64 {
+		if tx == nil {
+			var err error
+			if tx, err = nb.Begin(true); err != nil {
+				return false, err
+			}
+		}
+		if err := applyLine(tx, l); err != nil {
+			return false, journalErr(jp, l.Seq, "replay: %v", err)
+		}
+		if !l.End {
 			return true, nil
 		}
-		err := nb.Update(func(tx *bolt.Tx) error {
-			for _, c := range commit {
-				if err := applyLine(tx, c); err != nil {
-					return journalErr(jp, c.Seq, "replay: %v", err)
-				}
-			}
-			if l.End {
-				return putHead(tx, jheadOf(l))
-			}
-			return nil
-		})
-		if l.End {
-			head = l
-			rep.Commits = l.Commit
+		if err := putHead(tx, jheadOf(l)); err != nil {
+			return false, err
 		}
-		commit = commit[:0]
+		err := tx.Commit()
+		tx = nil
+		head = l
+		rep.Commits = l.Commit
 		return true, err
 	})
+	if tx != nil {
+		tx.Rollback() // the torn last commit
+		tx = nil
+	}
+	if err == nil {
+		err = nb.Sync()
+	}
 	rep.Entries = n
 	if err == nil && head == nil {
 		err = journalErr(jp, 0, "the journal holds no complete commit")

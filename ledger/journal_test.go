@@ -472,3 +472,45 @@ func TestRecoverRefusesAnOlderJournal(t *testing.T) {
 		t.Fatalf("recover with no readable ledger: %+v %v", rep, err)
 	}
 }
+
+// TestRecoverSkipsATornCommit: the journal ends inside a commit of many
+// lines (the process died while appending it): recover rebuilds the
+// ledger as it was before that commit, none of it half applied.
+func TestRecoverSkipsATornCommit(t *testing.T) {
+	ctx := context.Background()
+	path, want := journalWorkload(t)
+	db := openTest(t, path)
+	mustImport(t, db, "big", testLines(40000), nil) // one commit of many journal lines
+	db.Close()
+	lines := readJournal(t, path)
+	var l jline
+	if err := json.Unmarshal(lines[len(lines)-1], &l); err != nil || l.Op != "import" || !l.End {
+		t.Fatalf("last line: %+v %v", l.Op, err)
+	}
+	first := len(lines) - 1
+	for first > 0 {
+		var p jline
+		json.Unmarshal(lines[first-1], &p)
+		if p.End {
+			break
+		}
+		first--
+	}
+	if len(lines)-first < 70 {
+		t.Fatalf("the import is %d journal lines, want several", len(lines)-first)
+	}
+	writeJournal(t, path, lines[:first+66]) // 66 complete lines of the import, no end
+	os.Remove(path)
+	rep, err := Recover(ctx, path, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Torn == 0 {
+		t.Error("the torn commit was not reported")
+	}
+	assertLines(t, path, want)
+	db = openTest(t, path)
+	if _, err := db.Batch(ctx, "big"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("batch big after recover: %v", err)
+	}
+}
