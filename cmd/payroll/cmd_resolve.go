@@ -131,9 +131,28 @@ func runResolveFrom(ctx context.Context, o resolveOptions, g *globalOptions, id 
 		return err
 	}
 	defer db.Close()
+	applied, refused, declined, err := recordDecisions(ctx, g, db, id, ds, o.yes)
+	switch {
+	case err != nil:
+		return err
+	case declined:
+		return nil
+	case applied == 0:
+		return withCode(exitUsage, errors.New("no decision recorded"))
+	case refused > 0:
+		return quietExit(exitUnsettled)
+	}
+	return nil
+}
+
+// recordDecisions checks decisions against the ledger, shows each beside
+// its line, refuses those for lines that are not unknown, asks (unless
+// yes) and records the rest, each an event. It returns how many were
+// recorded and refused, and whether the operator declined.
+func recordDecisions(ctx context.Context, g *globalOptions, db *ledger.DB, id string, ds []batch.Decision, yes bool) (applied, refused int, declined bool, err error) {
 	checks, err := db.CheckDecisions(ctx, id, ds)
 	if err != nil {
-		return err
+		return 0, 0, false, err
 	}
 	reports.WriteDecisions(g.stdout, checks)
 	var apply []batch.Decision
@@ -142,26 +161,23 @@ func runResolveFrom(ctx context.Context, o resolveOptions, g *globalOptions, id 
 			apply = append(apply, c.Decision)
 		}
 	}
-	refused := len(ds) - len(apply)
+	refused = len(ds) - len(apply)
 	if len(apply) == 0 {
 		fmt.Fprintln(g.stdout, "No decision applies to an unknown line; nothing recorded.")
-		return withCode(exitUsage, errors.New("no decision recorded"))
+		return 0, refused, false, nil
 	}
 	fmt.Fprintf(g.stdout, "%d %s will be recorded, %d refused.\n", len(apply), plural(len(apply), "decision", "decisions"), refused)
-	if !o.yes && !g.confirm("Record them?") {
+	if !yes && !g.confirm("Record them?") {
 		fmt.Fprintln(g.stdout, "Nothing recorded.")
-		return nil
+		return 0, refused, true, nil
 	}
 	for _, d := range apply {
 		if _, err := db.Resolve(ctx, id, d.Reference, d.Paid(), d.Receipt, d.Note); err != nil {
-			return fmt.Errorf("row %d (%s): %w", d.Row, d.Reference, err)
+			return 0, refused, false, fmt.Errorf("row %d (%s): %w", d.Row, d.Reference, err)
 		}
 	}
 	fmt.Fprintf(g.stdout, "%d %s recorded in the event log.\n", len(apply), plural(len(apply), "decision", "decisions"))
-	if refused > 0 {
-		return quietExit(exitUnsettled)
-	}
-	return nil
+	return len(apply), refused, false, nil
 }
 
 // runResolveFromProvider proposes decisions for the batch's unknown
@@ -233,29 +249,12 @@ func runResolveFromProvider(ctx context.Context, o resolveOptions, g *globalOpti
 		fmt.Fprintln(g.stdout, "Nothing proposed; nothing recorded.")
 		return quietExit(exitUnsettled)
 	}
-	checks, err := db.CheckDecisions(ctx, id, ds)
-	if err != nil {
+	fmt.Fprintf(g.stdout, "Proposed from KiotaPay's records:\n")
+	applied, _, declined, err := recordDecisions(ctx, g, db, id, ds, o.yes)
+	if err != nil || declined {
 		return err
 	}
-	fmt.Fprintf(g.stdout, "Proposed from KiotaPay's records:\n")
-	reports.WriteDecisions(g.stdout, checks)
-	var apply []batch.Decision
-	for _, c := range checks {
-		if c.OK {
-			apply = append(apply, c.Decision)
-		}
-	}
-	if !o.yes && !g.confirm(fmt.Sprintf("Record these %d %s?", len(apply), plural(len(apply), "decision", "decisions"))) {
-		fmt.Fprintln(g.stdout, "Nothing recorded.")
-		return nil
-	}
-	for _, d := range apply {
-		if _, err := db.Resolve(ctx, id, d.Reference, d.Paid(), d.Receipt, d.Note); err != nil {
-			return fmt.Errorf("%s: %w", d.Reference, err)
-		}
-	}
-	fmt.Fprintf(g.stdout, "%d %s recorded in the event log.\n", len(apply), plural(len(apply), "decision", "decisions"))
-	if len(apply) < len(rows) {
+	if applied < len(rows) {
 		return quietExit(exitUnsettled)
 	}
 	return nil

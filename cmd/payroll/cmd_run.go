@@ -248,13 +248,11 @@ func sendAndSettle(ctx context.Context, g *globalOptions, cfg *batch.Config, db 
 	return nil
 }
 
-// buildReport makes the batch's report (docs/design.md §6) from the ledger.
-func buildReport(ctx context.Context, db *ledger.DB, batchID string) (*reports.Report, error) {
-	b, err := db.Batch(ctx, batchID)
-	if err != nil {
-		return nil, err
-	}
-	r, err := reports.Build(batchID, b.File, time.Now(), db.Views(ctx, batchID))
+// buildReport makes the batch's report (docs/design.md §6) from the
+// ledger, streamed: the rows are read once for the sums and again for each
+// file written, never all held.
+func buildReport(ctx context.Context, db *ledger.DB, b ledger.Batch) (*reports.Report, error) {
+	r, err := reports.BuildStream(b.ID, b.File, time.Now(), func() iter.Seq2[batch.LineView, error] { return db.Views(ctx, b.ID) })
 	if r != nil {
 		r.ExtraColumns = b.ExtraColumns
 	}
@@ -298,13 +296,10 @@ func reconcile(ctx context.Context, g *globalOptions, db *ledger.DB, batchID str
 		}
 		return reconciled{st.Verdict, st.NeverSent, st.Sheet}, nil
 	}
-	// Streamed: the rows are read from the ledger once for the sums and
-	// once per file, never all held.
-	r, err := reports.BuildStream(batchID, b.File, time.Now(), func() iter.Seq2[batch.LineView, error] { return db.Views(ctx, batchID) })
+	r, err := buildReport(ctx, db, b)
 	if err != nil {
 		return reconciled{}, err
 	}
-	r.ExtraColumns = b.ExtraColumns
 	paths, werr := reports.WriteFiles(dir, r, formats)
 	switch {
 	case g.quiet:

@@ -83,7 +83,7 @@ func runStatus(ctx context.Context, o statusOptions, g *globalOptions, args []st
 	if err := reports.WriteAttention(w, db.Views(ctx, id)); err != nil {
 		return err
 	}
-	r, err := buildReport(ctx, db, id)
+	r, err := buildReport(ctx, db, b)
 	if err != nil {
 		return err
 	}
