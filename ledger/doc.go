@@ -97,7 +97,11 @@
 // rebuilds it by scanning the file on open; data pages and the meta page
 // are still fsynced on every commit, so durability is unchanged. The file
 // is mapped with 1 GiB of headroom so that a large import does not remap
-// it mid-transaction (see initialMmapSize). Open waits at most
+// it mid-transaction (see initialMmapSize). Pages read through the map
+// stay in the process's resident set, so read transactions and commits
+// release the map's pages at most every 100 ms (madvise MADV_DONTNEED on
+// Linux, which keeps them in the page cache): a run over a large ledger
+// keeps only what it is reading resident. Open waits at most
 // Options.Timeout for the file lock and fails with ErrBusy: the lock also
 // keeps two runs from overlapping (a second Open in the same process
 // fails too, since flock is per open file description). On a writable

@@ -78,6 +78,41 @@ type DB struct {
 	replayed   uint64     // the journal commit replayed at Open, if any
 	journalCut int64      // bytes of a torn last journal commit cut at Open
 	borrowed   bool       // a read-only view of another DB's file (Borrow): Close is a no-op
+	mapped     *mapped    // shared with Borrow: one map per open file
+}
+
+// mapped paces the release of the file map's resident pages
+// (releaseMapped): at most once per releaseEvery, from whichever read
+// transaction or commit comes first after that.
+type mapped struct {
+	last     atomic.Int64 // UnixNano of the last release
+	released atomic.Int64 // releases done, for tests
+}
+
+const releaseEvery = 100 * time.Millisecond
+
+// due reports whether a release is due, and claims it.
+func (m *mapped) due(force bool) bool {
+	now := time.Now().UnixNano()
+	last := m.last.Load()
+	if !force && now-last < int64(releaseEvery) {
+		return false
+	}
+	return m.last.CompareAndSwap(last, now)
+}
+
+// releaseMapped releases the map's resident pages from within the read
+// transaction tx if a release is due. A failure costs memory, not
+// correctness, so it is not returned.
+func (db *DB) releaseMapped(tx *bolt.Tx, force bool) {
+	if db.mapped == nil || !db.mapped.due(force) {
+		return
+	}
+	n, err := releaseMapped(tx, db.path)
+	_ = n
+	if err == nil {
+		db.mapped.released.Add(1)
+	}
 }
 
 // Stats are counters for tests, benchmarks and logs.
@@ -185,7 +220,7 @@ func Open(path string, opts Options) (db *DB, err error) {
 		}
 		return nil, fmt.Errorf("ledger: open %s: %w", path, err)
 	}
-	db = &DB{bolt: b, path: path, now: now, readOnly: opts.ReadOnly}
+	db = &DB{bolt: b, path: path, now: now, readOnly: opts.ReadOnly, mapped: &mapped{}}
 	if err := db.init(); err != nil {
 		return nil, err
 	}
@@ -201,6 +236,9 @@ func Open(path string, opts Options) (db *DB, err error) {
 		}
 		db.recovered = n
 	}
+	// Opening read the file through the map (the schema, the journal's
+	// head, crash recovery); what it touched need not stay resident.
+	db.bolt.View(func(tx *bolt.Tx) error { db.releaseMapped(tx, true); return nil })
 	return db, nil
 }
 
@@ -287,7 +325,7 @@ func (db *DB) init() error {
 // reads are bbolt read transactions, consistent snapshots however the
 // owner writes; its writes fail with ErrReadOnly; its Close does nothing.
 func (db *DB) Borrow() *DB {
-	return &DB{bolt: db.bolt, path: db.path, now: db.now, readOnly: true, legacy: db.legacy, borrowed: true}
+	return &DB{bolt: db.bolt, path: db.path, now: db.now, readOnly: true, legacy: db.legacy, borrowed: true, mapped: db.mapped}
 }
 
 // Close releases the file lock.
@@ -399,6 +437,9 @@ func (db *DB) update(ctx context.Context, op string, fn func(t *txn) error) (err
 	}
 	db.commits.Add(1)
 	hook("after-" + op + "-commit")
+	if db.mapped != nil && time.Now().UnixNano()-db.mapped.last.Load() >= int64(releaseEvery) {
+		db.bolt.View(func(tx *bolt.Tx) error { db.releaseMapped(tx, false); return nil })
+	}
 	return nil
 }
 
@@ -407,7 +448,9 @@ func (db *DB) view(fn func(t *txn) error) (err error) {
 	defer faultsPanic()()
 	defer guard(db.path, &err)
 	return db.bolt.View(func(tx *bolt.Tx) error {
-		return fn(&txn{tx: tx, now: db.now().UTC(), ctx: context.Background(), metas: map[string]*Batch{}, path: db.path, legacy: db.legacy})
+		err := fn(&txn{tx: tx, now: db.now().UTC(), ctx: context.Background(), metas: map[string]*Batch{}, path: db.path, legacy: db.legacy})
+		db.releaseMapped(tx, false)
+		return err
 	})
 }
 
