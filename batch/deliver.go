@@ -6,22 +6,19 @@ import (
 	"time"
 )
 
-// Deliver sends a batch's chunks with the runner, then waits with the
-// settler until every accepted line has its result or wait runs out (0:
-// do not wait). sent, if not nil, runs once the sending is over (a
-// progress bar closes). An error of the sending (shutdown, the ledger)
-// returns before any wait; the settler's error is returned after it.
-func Deliver(ctx context.Context, r *Runner, s *Settler, batchID string, chunks []Chunk, wait time.Duration, log *slog.Logger, sent func()) error {
+// Deliver sends a batch's pending lines (lines of them, read from feeds as
+// they go) with the runner, then waits with the settler until every
+// accepted line has its result or wait runs out (0: do not wait). sent,
+// if not nil, runs once the sending is over (a progress bar closes). An
+// error of the sending (shutdown, the ledger) returns before any wait;
+// the settler's error is returned after it.
+func Deliver(ctx context.Context, r *Runner, s *Settler, batchID string, feeds []Feed, lines int, wait time.Duration, log *slog.Logger, sent func()) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if len(chunks) > 0 {
-		lines := 0
-		for _, c := range chunks {
-			lines += len(c.Lines)
-		}
-		log.Info("sending", "batch", batchID, "lines", lines, "requests", len(chunks))
-		stats, err := r.Run(ctx, batchID, chunks)
+	if lines > 0 && len(feeds) > 0 {
+		log.Info("sending", "batch", batchID, "lines", lines)
+		stats, err := r.RunFeeds(ctx, batchID, feeds)
 		if sent != nil {
 			sent()
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -139,43 +140,67 @@ func (s *RunStats) add(k OutcomeKind, n int) {
 	}
 }
 
-// Run sends the chunks of a batch. When ctx is cancelled (SIGINT), no new
-// chunk is claimed; requests already in flight finish and are recorded,
-// and Run returns ctx's error. Chunks whose lines are no longer pending are
-// skipped, so a re-run resumes.
+// Feed is one provider's chunks, as a run reads them (ChunkFeed).
+type Feed struct {
+	Provider ProviderName
+	Chunks   iter.Seq2[Chunk, error]
+}
+
+// Run sends the chunks of a batch (see RunFeeds).
 func (r *Runner) Run(ctx context.Context, batchID string, chunks []Chunk) (RunStats, error) {
+	var feeds []Feed
+	at := map[ProviderName]int{}
+	var held [][]Chunk
+	for _, c := range chunks {
+		i, ok := at[c.Provider]
+		if !ok {
+			i = len(feeds)
+			at[c.Provider] = i
+			feeds = append(feeds, Feed{Provider: c.Provider})
+			held = append(held, nil)
+		}
+		held[i] = append(held[i], c)
+	}
+	for i := range feeds {
+		feeds[i].Chunks = func(yield func(Chunk, error) bool) {
+			for _, c := range held[i] {
+				if !yield(c, nil) {
+					return
+				}
+			}
+		}
+	}
+	return r.RunFeeds(ctx, batchID, feeds)
+}
+
+// RunFeeds sends the chunks of a batch, each provider's feed read as it
+// goes by its own workers, so that a slow provider never holds up a fast
+// one and no more chunks are held than are in flight. When ctx is
+// cancelled (SIGINT), no new chunk is claimed; requests already in flight
+// finish and are recorded, and RunFeeds returns ctx's error. Chunks whose
+// lines are no longer pending are skipped, so a re-run resumes. An error
+// reading a feed stops every feed, after what is in flight is recorded.
+func (r *Runner) RunFeeds(ctx context.Context, batchID string, feeds []Feed) (RunStats, error) {
 	r.defaults()
 	var (
 		mu    sync.Mutex
 		stats RunStats
 	)
-	byProvider := map[ProviderName][]Chunk{}
-	var order []ProviderName
-	for _, c := range chunks {
-		if _, ok := byProvider[c.Provider]; !ok {
-			order = append(order, c.Provider)
-		}
-		byProvider[c.Provider] = append(byProvider[c.Provider], c)
-	}
-	for _, p := range order {
-		if r.Senders[p] == nil {
-			return stats, fmt.Errorf("runner: no sender for provider %s", p)
+	for _, f := range feeds {
+		if r.Senders[f.Provider] == nil {
+			return stats, fmt.Errorf("runner: no sender for provider %s", f.Provider)
 		}
 	}
 	g, gctx := errgroup.WithContext(context.WithoutCancel(ctx))
-	for _, p := range order {
-		p := p
-		pl := r.Pacers[p]
+	for _, f := range feeds {
+		pl := r.Pacers[f.Provider]
 		if pl == nil {
-			pl = NewPacer(r.Pacing[p])
+			pl = NewPacer(r.Pacing[f.Provider])
 		}
 		work := make(chan Chunk)
 		inFlight := max(pl.inFlight, 1)
-		var wg sync.WaitGroup
 		for range inFlight {
-			wg.Add(1)
 			g.Go(func() error {
-				defer wg.Done()
 				for c := range work {
 					st, err := r.chunk(ctx, batchID, c, pl)
 					mu.Lock()
@@ -190,7 +215,16 @@ func (r *Runner) Run(ctx context.Context, batchID string, chunks []Chunk) (RunSt
 		}
 		g.Go(func() error {
 			defer close(work)
-			for _, c := range byProvider[p] {
+			for c, err := range f.Chunks {
+				if err != nil {
+					if ctx.Err() != nil {
+						return nil // shutting down: the lines stay pending
+					}
+					return fmt.Errorf("read the %s lines to send: %w", f.Provider, err)
+				}
+				if c.Provider != f.Provider {
+					return fmt.Errorf("runner: a %s chunk in the %s feed", c.Provider, f.Provider)
+				}
 				select {
 				case work <- c:
 				case <-ctx.Done():

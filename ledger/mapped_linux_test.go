@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -51,6 +52,7 @@ func TestReleaseMapped(t *testing.T) {
 	db := openTest(t, path)
 	mustImport(t, db, "b1", testLines(20000), nil)
 	db.mapped.last.Store(1 << 62) // no release while the batch is read
+	db.mapped.views.Store(-1 << 40)
 	read := func() (n int, sum int64) {
 		for r, err := range db.Lines(context.Background(), "b1") {
 			if err != nil {
@@ -91,8 +93,8 @@ func TestReleaseMapped(t *testing.T) {
 	}
 }
 
-// TestReleaseMappedPaced: queries release the map as they go, at most
-// once per releaseEvery.
+// TestReleaseMappedPaced: queries release the map as they go: once
+// releaseEvery has passed, or after releasePages pages.
 func TestReleaseMappedPaced(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ledger.db")
 	db := openTest(t, path)
@@ -108,7 +110,18 @@ func TestReleaseMappedPaced(t *testing.T) {
 		}
 	}
 	if got := db.mapped.released.Load() - start; got != 1 {
-		t.Fatalf("a query right after a due time released %d times, want 1 (paced)", got)
+		t.Fatalf("a 2-page query right after a due time released %d times, want 1 (paced)", got)
+	}
+	mustImport(t, db, "b2", testLines(3*releasePages*pageSize), nil)
+	db.mapped.last.Store(time.Now().UnixNano() + int64(time.Hour)) // time never due
+	start = db.mapped.released.Load()
+	for _, err := range db.Lines(context.Background(), "b2") {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := db.mapped.released.Load() - start; got < 2 {
+		t.Fatalf("a %d-page query released %d times, want at least 2 (every %d pages)", 3*releasePages, got, releasePages)
 	}
 }
 

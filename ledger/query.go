@@ -83,10 +83,25 @@ func (db *DB) Line(ctx context.Context, batchID, ref string) (LineRecord, error)
 // gives the row in the latest sheet). It reads in pages, holding no
 // transaction while the loop body runs. An error ends the sequence.
 func (db *DB) Lines(ctx context.Context, batchID string) iter.Seq2[LineRecord, error] {
+	return db.records(ctx, batchID, scan{extras: true})
+}
+
+// scan says which records records yields.
+type scan struct {
+	extras bool                   // with their extra columns
+	states []batch.State          // only lines in these states (all if empty); read from the header, before decoding
+	keep   func(*LineRecord) bool // only those keep accepts (all if nil)
+}
+
+// records yields the batch's lines like Lines, those s selects. A page is
+// pageSize records read, yielded or not, so that no read transaction is
+// long.
+func (db *DB) records(ctx context.Context, batchID string, s scan) iter.Seq2[LineRecord, error] {
 	return func(yield func(LineRecord, error) bool) {
 		var after []byte
 		for {
 			var page []LineRecord
+			end := false
 			err := db.view(func(t *txn) error {
 				b, err := t.batch(batchID)
 				if err != nil {
@@ -99,12 +114,27 @@ func (db *DB) Lines(ctx context.Context, batchID string) iter.Seq2[LineRecord, e
 				} else if k, v = c.Seek(after); k != nil && bytes.Equal(k, after) {
 					k, v = c.Next()
 				}
-				for ; k != nil && len(page) < pageSize; k, v = c.Next() {
+				read := 0
+				for ; k != nil && read < pageSize; k, v = c.Next() {
+					read++
+					after = append(after[:0], k...)
+					if len(s.states) > 0 {
+						h, err := peekRecord(b, v)
+						if err != nil {
+							return err
+						}
+						if !slices.Contains(s.states, h.state) {
+							continue
+						}
+					}
 					r, err := decodeRecord(b, binary.BigEndian.Uint64(k), v)
 					if err != nil {
 						return err
 					}
-					if b.extras.Bucket != nil {
+					if s.keep != nil && !s.keep(r) {
+						continue
+					}
+					if s.extras && b.extras.Bucket != nil {
 						if ev := b.extras.Get(k); ev != nil {
 							if err := json.Unmarshal(ev, &r.Extra); err != nil {
 								return &DamagedError{Path: b.path, Batch: b.id, Ref: r.Ref, Detail: "extra columns: " + err.Error()}
@@ -112,8 +142,8 @@ func (db *DB) Lines(ctx context.Context, batchID string) iter.Seq2[LineRecord, e
 						}
 					}
 					page = append(page, *r)
-					after = bytes.Clone(k)
 				}
+				end = k == nil
 				return nil
 			})
 			if err == nil {
@@ -128,7 +158,24 @@ func (db *DB) Lines(ctx context.Context, batchID string) iter.Seq2[LineRecord, e
 					return
 				}
 			}
-			if len(page) < pageSize {
+			if end {
+				return
+			}
+		}
+	}
+}
+
+// PendingLines yields the batch's pending lines of provider p (of every
+// provider when p is empty), what a run sends, in ledger order and in
+// pages like Lines: a run reads them as it sends, never all at once.
+func (db *DB) PendingLines(ctx context.Context, batchID string, p batch.ProviderName) iter.Seq2[batch.Line, error] {
+	sc := scan{states: []batch.State{batch.StatePending}}
+	if p != "" {
+		sc.keep = func(r *LineRecord) bool { return r.Line.Provider == p }
+	}
+	return func(yield func(batch.Line, error) bool) {
+		for r, err := range db.records(ctx, batchID, sc) {
+			if !yield(r.Line, err) || err != nil {
 				return
 			}
 		}
@@ -148,18 +195,17 @@ func (db *DB) Verify(ctx context.Context, batchID string) error {
 }
 
 // Pending returns the batch's pending lines (what a run sends) and the
-// providers they go to.
+// providers they go to, all held: for tests and small batches; a run
+// reads them with PendingLines.
 func (db *DB) Pending(ctx context.Context, batchID string) ([]batch.Line, map[batch.ProviderName]bool, error) {
 	var out []batch.Line
 	used := map[batch.ProviderName]bool{}
-	for r, err := range db.Lines(ctx, batchID) {
+	for l, err := range db.PendingLines(ctx, batchID, "") {
 		if err != nil {
 			return nil, nil, err
 		}
-		if r.State == batch.StatePending {
-			out = append(out, r.Line)
-			used[r.Line.Provider] = true
-		}
+		out = append(out, l)
+		used[l.Provider] = true
 	}
 	return out, used, nil
 }

@@ -316,37 +316,24 @@ func scanStates(b *bkt, states ...batch.State) ([]uint64, error) {
 // their result, and a status query may prove an unknown line's fate.
 func (db *DB) Unsettled(ctx context.Context, batchID string) ([]batch.Unsettled, error) {
 	var out []batch.Unsettled
-	err := db.view(func(t *txn) error {
-		b, err := t.batch(batchID)
+	at := map[string]int{}
+	// In pages (records): a poll round of a large batch holds no long
+	// read transaction and keeps little of the file resident.
+	for r, err := range db.records(ctx, batchID, scan{states: []batch.State{batch.StateAccepted, batch.StateUnknown}}) {
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("ledger: unsettled %s: %w", batchID, err)
 		}
-		seqs, err := scanStates(b, batch.StateAccepted, batch.StateUnknown)
-		if err != nil {
-			return err
+		if r.ProviderRef == "" {
+			continue
 		}
-		at := map[string]int{}
-		for _, seq := range seqs {
-			r, err := t.getSeq(b, seq)
-			if err != nil {
-				return err
-			}
-			if r.ProviderRef == "" {
-				continue
-			}
-			k := string(r.Line.Provider) + "\x00" + r.ProviderRef
-			i, ok := at[k]
-			if !ok {
-				i = len(out)
-				at[k] = i
-				out = append(out, batch.Unsettled{Provider: r.Line.Provider, Reference: r.ProviderRef})
-			}
-			out[i].Lines++
+		k := string(r.Line.Provider) + "\x00" + r.ProviderRef
+		i, ok := at[k]
+		if !ok {
+			i = len(out)
+			at[k] = i
+			out = append(out, batch.Unsettled{Provider: r.Line.Provider, Reference: r.ProviderRef})
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("ledger: unsettled %s: %w", batchID, err)
+		out[i].Lines++
 	}
 	return out, nil
 }

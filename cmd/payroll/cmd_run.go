@@ -171,12 +171,12 @@ func runRun(ctx context.Context, o runOptions, g *globalOptions, path string) er
 	}
 	reports.WriteTwins(g.stderr, v.Lines)
 	if !o.yes && !o.sandbox && g.interactive() {
-		pending, _, err := db.Pending(ctx, batchID)
+		toPay, err := pendingToPay(ctx, db, batchID)
 		if err != nil {
 			return err
 		}
-		if len(pending) > 0 {
-			reports.WriteToPay(g.stdout, pending)
+		if toPay.Lines() > 0 {
+			toPay.Write(g.stdout)
 			if !g.confirm("Pay them now?") {
 				fmt.Fprintf(g.stdout, "Nothing was sent. The batch is imported; run the same command again to pay it.\n")
 				return quietExit(exitInterrupted)
@@ -190,9 +190,18 @@ func runRun(ctx context.Context, o runOptions, g *globalOptions, path string) er
 // wait runs out, writes the reports and prints the summary. run and retry
 // share it.
 func sendAndSettle(ctx context.Context, g *globalOptions, cfg *batch.Config, db *ledger.DB, log *slog.Logger, batchID string, useSandbox bool, wait time.Duration) error {
-	pending, providers, err := db.Pending(ctx, batchID)
+	toPay, err := pendingToPay(ctx, db, batchID)
 	if err != nil {
 		return err
+	}
+	providers := map[batch.ProviderName]bool{}
+	var feeds []batch.Feed
+	for _, p := range toPay.Providers() {
+		providers[p] = true
+		// Each provider's lines are read from the ledger as its requests
+		// go: only the chunks in flight or still filling are held.
+		feeds = append(feeds, batch.Feed{Provider: p,
+			Chunks: batch.ChunkFeed(db.PendingLines(ctx, batchID, p), batch.ChunkSize(p, cfg))})
 	}
 	unsettled, err := db.Unsettled(ctx, batchID)
 	if err != nil {
@@ -208,8 +217,8 @@ func sendAndSettle(ctx context.Context, g *globalOptions, cfg *batch.Config, db 
 			return err
 		}
 		defer e.close()
-		progress, finish := newRunProgress(g.stderr, g.logger(), len(pending), g.quiet, g.bar)
-		runErr = batch.Deliver(ctx, e.runner(progress), e.settler, batchID, batch.MakePlan(pending, cfg).Chunks,
+		progress, finish := newRunProgress(g.stderr, g.logger(), toPay.Lines(), g.quiet, g.bar)
+		runErr = batch.Deliver(ctx, e.runner(progress), e.settler, batchID, feeds, toPay.Lines(),
 			wait, log, finish)
 		if useSandbox {
 			// Let the emulator finish delivering callbacks so that the
@@ -246,6 +255,24 @@ func sendAndSettle(ctx context.Context, g *globalOptions, cfg *batch.Config, db 
 		return quietExit(code)
 	}
 	return nil
+}
+
+// pendingToPay sums the batch's pending lines per provider and currency,
+// reading them once and holding none; with no pending line (the ledger's
+// per-state counts say so) it reads nothing.
+func pendingToPay(ctx context.Context, db *ledger.DB, batchID string) (*reports.ToPay, error) {
+	var t reports.ToPay
+	counts, err := db.Counts(ctx, batchID)
+	if err != nil || counts[batch.StatePending] == 0 {
+		return &t, err
+	}
+	for l, err := range db.PendingLines(ctx, batchID, "") {
+		if err != nil {
+			return nil, err
+		}
+		t.Add(&l)
+	}
+	return &t, nil
 }
 
 // buildReport makes the batch's report (docs/design.md §6) from the

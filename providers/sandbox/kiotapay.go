@@ -205,7 +205,7 @@ func (s *Sandbox) kpAccept(rec *kpRecord) {
 	if rec.currency == "TZS" {
 		cur = "TZS"
 	}
-	rec.payout = &Payout{
+	payout := Payout{
 		Provider:        KiotaPay,
 		Reference:       rec.requestID,
 		Identity:        "mobile_wallet:" + rec.phone,
@@ -222,7 +222,7 @@ func (s *Sandbox) kpAccept(rec *kpRecord) {
 			s.refIDs[ref] = rec.requestID
 		}
 	}
-	s.recordLocked(rec.payout, rec.phone)
+	rec.payout = s.recordLocked(payout, rec.phone)
 	s.kp[rec.requestID] = rec
 	s.kpOrder = append(s.kpOrder, rec.requestID)
 	s.mu.Unlock()

@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -27,17 +29,40 @@ var (
 	wholeNumRE = regexp.MustCompile(`^[0-9]+(\.0+)?$`)
 )
 
-// k2Request is one accepted send_money request.
+// k2Request is one accepted send_money request. Its destinations are kept
+// as they were sent, one after another in raw, and parsed again when its
+// document is rendered: a record per destination of a large run would be
+// most of the sandbox's memory.
 type k2Request struct {
 	id          string
 	createdAt   time.Time
+	settledAt   time.Time // every destination's origination_time
 	source      json.RawMessage
 	metadata    json.RawMessage
 	callbackURL string
 	self        string
-	dests       []*k2Dest
+	raw         []byte      // the destinations' JSON, concatenated
+	dests       []k2DestRec // in request order
 	processed   bool
 	order       []int // transfer batch order (indexes into dests)
+
+	parsed []*k2Dest // between parsing and acceptance only
+}
+
+// k2DestRec is what a request keeps of one destination: where its JSON
+// ends in raw, and its payout in the record of truth.
+type k2DestRec struct {
+	end    int
+	payout *Payout
+}
+
+// destJSON returns destination i's JSON as sent.
+func (r *k2Request) destJSON(i int) json.RawMessage {
+	start := 0
+	if i > 0 {
+		start = r.dests[i-1].end
+	}
+	return r.raw[start:r.dests[i].end:r.dests[i].end]
 }
 
 // k2Dest is one validated destination of a send_money request.
@@ -50,10 +75,6 @@ type k2Dest struct {
 	f         k2Fields          // the same, once parsed: echoed in the disbursement
 	nickname  *string
 	favourite bool
-
-	payout  *Payout
-	destRef string
-	origin  time.Time
 }
 
 // k2Fields are a destination's type-specific fields.
@@ -197,8 +218,19 @@ func (s *Sandbox) k2Accept(req *k2Request, base string) {
 	req.id = s.uuidLocked()
 	req.createdAt = time.Now()
 	req.self = base + "/api/v2/send_money/" + req.id
-	for _, d := range req.dests {
-		d.payout = &Payout{
+	size := 0
+	for _, d := range req.parsed {
+		size += len(d.raw)
+	}
+	req.raw = make([]byte, 0, size)
+	req.dests = make([]k2DestRec, len(req.parsed))
+	for i, d := range req.parsed {
+		req.raw = append(req.raw, d.raw...)
+		phone := ""
+		if d.typ == "mobile_wallet" {
+			phone = d.f.phone
+		}
+		req.dests[i] = k2DestRec{end: len(req.raw), payout: s.recordLocked(Payout{
 			Provider:   KopoKopo,
 			Reference:  req.id,
 			Identity:   d.identity,
@@ -206,16 +238,23 @@ func (s *Sandbox) k2Accept(req *k2Request, base string) {
 			Currency:   "KES",
 			AcceptedAt: req.createdAt,
 			Status:     StatusPending,
-		}
-		phone := ""
-		if d.typ == "mobile_wallet" {
-			phone = d.f.phone
-		}
-		s.recordLocked(d.payout, phone)
+		}, phone)}
 	}
+	req.parsed = nil
 	s.k2[req.id] = req
 	s.mu.Unlock()
 	s.after(s.delay, true, func() { s.k2Settle(req.id) })
+}
+
+// k2DestRef is the destination_reference of identity: the same for every
+// payment to it (Kopo Kopo's recipient), made from the sandbox's seed and
+// the identity, so that the sandbox keeps no table of recipients.
+func (s *Sandbox) k2DestRef(identity string) string {
+	h := sha256.Sum256([]byte(strconv.FormatUint(s.opts.Seed, 10) + "\x00" + identity))
+	h[6] = h[6]&0x0f | 0x40
+	h[8] = h[8]&0x3f | 0x80
+	x := hex.EncodeToString(h[:16])
+	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
 }
 
 // k2Settle processes a request once: decides each destination's outcome,
@@ -228,21 +267,16 @@ func (s *Sandbox) k2Settle(id string) {
 		return
 	}
 	now := time.Now()
+	req.settledAt = now
 	for _, d := range req.dests {
 		p := d.payout
-		ref, ok := s.recips[d.identity]
-		if !ok {
-			ref = s.uuidLocked()
-			s.recips[d.identity] = ref
-		}
-		d.destRef, d.origin = ref, now
 		p.SettledAt = now
 		if s.failRule(p.Identity, p.Amount) {
 			p.Status = StatusFailed
 			continue
 		}
 		p.Status = StatusPaid
-		if d.typ != "bank_account" {
+		if !strings.HasPrefix(p.Identity, "bank_account:") {
 			p.Receipt = s.receiptLocked()
 		}
 	}
@@ -375,12 +409,15 @@ func (s *Sandbox) k2DocLocked(req *k2Request) k2Doc {
 	if a.SourceIdentifier == nil {
 		a.SourceIdentifier = json.RawMessage("null")
 	}
-	for _, dst := range req.dests {
-		a.Destinations = append(a.Destinations, dst.raw)
+	for i := range req.dests {
+		a.Destinations = append(a.Destinations, req.destJSON(i))
 	}
 	for _, i := range req.order {
-		dst := req.dests[i]
-		p := dst.payout
+		p := req.dests[i].payout
+		dst, rerr := s.k2ParseDest(req.destJSON(i))
+		if rerr != nil { // it was parsed when accepted
+			panic("sandbox: an accepted destination no longer parses: " + rerr.msg)
+		}
 		amt := p.Amount + ".0"
 		b := k2Disbursement{
 			Amount:               amt,
@@ -395,8 +432,8 @@ func (s *Sandbox) k2DocLocked(req *k2Request) k2Doc {
 			PaybillNumber:        dst.f.paybill,
 			PaybillAccountNumber: dst.f.paybillAcc,
 			DestinationType:      dst.typ,
-			OriginationTime:      dst.origin.In(eat).Format(k2Time),
-			DestinationReference: dst.destRef,
+			OriginationTime:      req.settledAt.In(eat).Format(k2Time),
+			DestinationReference: s.k2DestRef(p.Identity),
 		}
 		if p.Receipt != "" {
 			r := p.Receipt

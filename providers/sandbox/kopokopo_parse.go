@@ -90,7 +90,7 @@ func (s *Sandbox) k2Parse(body []byte) (*k2Request, *reqError) {
 			return nil, &reqError{msg: fmt.Sprintf("destinations[%d] repeats destinations[%d] (%s)", i, j, d.identity), kind: ViolationDuplicateInRequest}
 		}
 		seen[d.identity] = i
-		req.dests = append(req.dests, d)
+		req.parsed = append(req.parsed, d)
 	}
 	return req, nil
 }

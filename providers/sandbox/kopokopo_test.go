@@ -556,3 +556,44 @@ func TestSignFixtureVectors(t *testing.T) {
 		t.Errorf("vector 16: %s", got)
 	}
 }
+
+// TestK2DestRefStable: a recipient's destination_reference is the same in
+// every request (Kopo Kopo's recipient), differs between recipients, and
+// is a UUID; the sandbox keeps no table of them.
+func TestK2DestRefStable(t *testing.T) {
+	s := New(Options{Seed: 7})
+	a, b := s.k2DestRef("mobile_wallet:254700000001"), s.k2DestRef("mobile_wallet:254700000002")
+	if a != s.k2DestRef("mobile_wallet:254700000001") || a == b || !uuidRE.MatchString(a) {
+		t.Fatalf("destination references %q, %q", a, b)
+	}
+	if New(Options{Seed: 8}).k2DestRef("mobile_wallet:254700000001") == a {
+		t.Fatal("another seed gave the same reference")
+	}
+}
+
+// TestK2DestinationsKeptAsSent: a request keeps its destinations' JSON as
+// sent, one after another, and hands each back whole.
+func TestK2DestinationsKeptAsSent(t *testing.T) {
+	s := New(Options{})
+	body := `{"currency":"KES","_links":{"callback_url":"https://example.com/cb"},"destinations":[` +
+		`{"type":"mobile_wallet","phone_number":"254700000001","network":"Safaricom","amount":"1000","description":"a",  "nickname":"x"},` +
+		`{"type":"till","till_number":"555123","amount":250,"description":"b","favourite":true}]}`
+	req, rerr := s.k2Parse([]byte(body))
+	if rerr != nil {
+		t.Fatal(rerr.msg)
+	}
+	s.k2Accept(req, "http://sandbox")
+	want := []string{
+		`{"type":"mobile_wallet","phone_number":"254700000001","network":"Safaricom","amount":"1000","description":"a",  "nickname":"x"}`,
+		`{"type":"till","till_number":"555123","amount":250,"description":"b","favourite":true}`,
+	}
+	for i, w := range want {
+		if got := string(req.destJSON(i)); got != w {
+			t.Errorf("destination %d kept as %s, sent %s", i, got, w)
+		}
+	}
+	if req.parsed != nil {
+		t.Error("the parsed destinations are still held after acceptance")
+	}
+	s.Close()
+}

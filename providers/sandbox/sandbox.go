@@ -173,12 +173,12 @@ type Sandbox struct {
 	failRule func(identity, amount string) bool
 	prov     map[Provider]*provState
 	payouts  []*Payout
-	byPayee  map[string][]*Payout // identity|amount|currency -> payouts, for the duplicate check
+	block    []Payout             // where the next payouts are stored
+	byPayee  map[payeeKey]*Payout // the latest payout to each payee, for the duplicate check
 	k2       map[string]*k2Request
 	kp       map[string]*kpRecord
 	kpOrder  []string
 	refIDs   map[string]string // KiotaPay referenceId -> requestId
-	recips   map[string]string // identity -> Kopo Kopo destination_reference
 	viol     []Violation
 	requests map[string]int
 	timers   map[*time.Timer]bool // true: a settlement
@@ -203,7 +203,6 @@ func New(opts Options) *Sandbox {
 		k2:       map[string]*k2Request{},
 		kp:       map[string]*kpRecord{},
 		refIDs:   map[string]string{},
-		recips:   map[string]string{},
 		requests: map[string]int{},
 		timers:   map[*time.Timer]bool{},
 		nextKPID: 1000,

@@ -42,7 +42,20 @@ type Payout struct {
 	// Receipt is the M-PESA style transaction reference of a paid payout
 	// (empty for failed payouts and Kopo Kopo bank transfers).
 	Receipt string `json:"receipt,omitempty"`
+
+	samePayee *Payout // the previous payout to the same identity, amount and currency
 }
+
+// payeeKey is what the duplicate check compares: identity, amount and
+// currency (the strings are the payout's own, not copies).
+type payeeKey struct {
+	identity, amount, currency string
+}
+
+// payoutBlock is how many payouts are allocated together: the record of
+// truth of a large run is a few large allocations, and a *Payout into a
+// block stays valid (blocks never move).
+const payoutBlock = 4096
 
 // ViolationKind classifies a client misbehaviour the sandbox detected.
 type ViolationKind string
@@ -113,6 +126,7 @@ func (s *Sandbox) Truth() []Payout {
 	out := make([]Payout, len(s.payouts))
 	for i, p := range s.payouts {
 		out[i] = *p
+		out[i].samePayee = nil
 	}
 	return out
 }
@@ -199,13 +213,19 @@ func (s *Sandbox) violation(p Provider, kind ViolationKind, format string, args 
 }
 
 // recordLocked adds an accepted payout to the truth, checking for duplicate
-// payouts and phone spacing. s.mu must be held.
-func (s *Sandbox) recordLocked(p *Payout, phone string) {
+// payouts and phone spacing, and returns the stored payout (updated in
+// place as it settles). s.mu must be held.
+func (s *Sandbox) recordLocked(v Payout, phone string) *Payout {
 	if s.byPayee == nil {
-		s.byPayee = map[string][]*Payout{}
+		s.byPayee = map[payeeKey]*Payout{}
 	}
-	payee := p.Identity + "|" + p.Amount + "|" + p.Currency
-	for _, q := range s.byPayee[payee] {
+	if len(s.block) == cap(s.block) {
+		s.block = make([]Payout, 0, payoutBlock)
+	}
+	s.block = append(s.block, v)
+	p := &s.block[len(s.block)-1]
+	key := payeeKey{p.Identity, p.Amount, p.Currency}
+	for q := s.byPayee[key]; q != nil; q = q.samePayee {
 		if q.Status != StatusFailed {
 			s.violationLocked(p.Provider, ViolationDuplicatePayout,
 				"%s %s %s accepted as %s while %s (%s) is %s", p.Identity, p.Currency, p.Amount, p.Reference, q.Reference, q.Provider, q.Status)
@@ -227,7 +247,9 @@ func (s *Sandbox) recordLocked(p *Payout, phone string) {
 		ps.lastPhone[phone] = p.AcceptedAt
 	}
 	s.payouts = append(s.payouts, p)
-	s.byPayee[payee] = append(s.byPayee[payee], p)
+	p.samePayee = s.byPayee[key]
+	s.byPayee[key] = p
+	return p
 }
 
 // provState is the run-time state of one emulated provider. Guarded by Sandbox.mu.
