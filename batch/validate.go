@@ -24,6 +24,14 @@ type Validation struct {
 	// canonical column; each line's Extra holds their values.
 	ExtraColumns []string
 
+	// LinesDropped: the sheet had more valid lines than
+	// ValidateOptions.MaxLines, and Lines is nil.
+	LinesDropped bool
+	// TwinRows are the rows of valid lines that pay the same destination
+	// the same amount as another valid line under another reference
+	// (Twins groups them), in sheet order.
+	TwinRows []int
+
 	sums *totalSums // the totals, summed row by row when the lines are discarded
 }
 
@@ -36,6 +44,15 @@ type ValidateOptions struct {
 	// with the sheet but for the duplicate checks (about 40 bytes a row).
 	// For `payroll validate`, which prints only the totals.
 	DiscardLines bool
+	// MaxLines, when above 0, keeps the valid lines only while there are
+	// at most MaxLines of them: past that they are discarded as with
+	// DiscardLines, and Validation.LinesDropped says so (run then reads
+	// the sheet again as it imports it).
+	MaxLines int
+	// OnLine, when set, receives each valid line in sheet order as it is
+	// found (its Extra too); the line is then discarded. An error from it
+	// stops the validation with that error.
+	OnLine func(*Line) error
 }
 
 // OK reports whether the sheet has no errors at all.
@@ -180,7 +197,9 @@ func ValidateWith(ctx context.Context, s Sheet, cfg *Config, opts ValidateOption
 		cfg:     cfg,
 		file:    s.File(),
 		m:       s.Mapping(),
-		discard: opts.DiscardLines,
+		discard: opts.DiscardLines || opts.OnLine != nil,
+		max:     opts.MaxLines,
+		onLine:  opts.OnLine,
 		refs:    newSeenIndex(seed),
 		payees:  newSeenIndex(seed),
 		out:     &Validation{File: s.File(), ExtraColumns: s.Mapping().Extras()},
@@ -192,6 +211,9 @@ func ValidateWith(ctx context.Context, s Sheet, cfg *Config, opts ValidateOption
 	}
 	if err := v.run(ctx, s); err != nil {
 		return nil, err
+	}
+	if v.sinkErr != nil {
+		return nil, v.sinkErr
 	}
 	if v.out.Rows == 0 && len(v.out.Errors) == 0 {
 		v.out.Errors = append(v.out.Errors, &RowError{File: v.file, Err: ErrNoRows})
@@ -235,9 +257,12 @@ type validator struct {
 	file    string
 	m       *Mapping
 	discard bool
-	refs    *seenIndex // reference → first row
-	payees  *seenIndex // fingerprint → first row, flagged if it had a reference
-	fp      []byte     // fingerprint buffer
+	max     int               // keep at most this many lines (0: all)
+	onLine  func(*Line) error // the sink, if any
+	sinkErr error             // the sink's error, which ends the validation
+	refs    *seenIndex        // reference → first row
+	payees  *seenIndex        // fingerprint → first row, flagged if it had a reference
+	fp      []byte            // fingerprint buffer
 	out     *Validation
 }
 
@@ -407,6 +432,18 @@ func (v *validator) finish(it *rowItem) {
 		return
 	}
 	v.out.Valid++
+	if v.onLine != nil && v.sinkErr == nil {
+		v.sinkErr = v.onLine(l)
+	}
+	if v.max > 0 && !v.discard && v.out.Valid > v.max {
+		// Too many to keep: the totals from here on are summed row by row.
+		v.discard, v.out.LinesDropped = true, true
+		v.out.sums = &totalSums{}
+		for i := range v.out.Lines {
+			v.out.sums.add(&v.out.Lines[i])
+		}
+		v.out.Lines = nil
+	}
 	if v.discard {
 		v.out.sums.add(l)
 		return
@@ -451,6 +488,9 @@ func (v *validator) crossRow(l *Line, bad func(Column, string, error)) {
 	if dup && (!seenHasRef || l.Reference == "") {
 		bad(ColAmount, "", fmt.Errorf("%w (row %d)", ErrDuplicatePayment, seenRow))
 		return
+	}
+	if dup {
+		v.out.TwinRows = append(v.out.TwinRows, seenRow, l.Row)
 	}
 	if l.Reference == "" {
 		l.Reference = derivedReference(l, 1)

@@ -93,6 +93,9 @@ func (v *validator) run(ctx context.Context, s Sheet) error {
 			case itemRow:
 				v.out.Rows++
 				v.finish(it)
+				if v.sinkErr != nil {
+					return nil // ValidateWith returns it
+				}
 			}
 		}
 		select {

@@ -55,6 +55,9 @@ func (db *DB) claim(ctx context.Context, batchID string, refs []string) (Claimed
 		if err != nil {
 			return err
 		}
+		if b.meta.Importing != 0 {
+			return fmt.Errorf("ledger: batch %s: %w", batchID, ErrImporting)
+		}
 		for _, ref := range refs {
 			r, err := t.get(b, ref)
 			if err != nil {

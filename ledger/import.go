@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -64,8 +65,8 @@ func invalidKey(inv *batch.InvalidRow, taken map[string]struct{}) string {
 	return fmt.Sprintf("row-%d", inv.Row)
 }
 
-// Import records a sheet's lines in one transaction, creating the batch
-// or reconciling a re-import (docs/design.md §3):
+// Import records a sheet's lines, creating the batch or reconciling a
+// re-import (docs/design.md §3):
 //
 //   - a line already there with the same fingerprint is left untouched;
 //   - a new reference is added as pending (an invalid row as invalid);
@@ -77,7 +78,9 @@ func invalidKey(inv *batch.InvalidRow, taken map[string]struct{}) string {
 //   - an invalid or cancelled row that is valid again becomes pending.
 //
 // References of valid lines must be unique. Invalid rows are keyed by
-// their reference, or "row-N" when it is empty or taken.
+// their reference, or "row-N" when it is empty or taken. A sheet of up
+// to ImportPage rows is one transaction; a larger one is imported as
+// ImportStream imports it.
 func (db *DB) Import(ctx context.Context, spec ImportSpec, lines []batch.Line, invalid []batch.InvalidRow) (batch.ImportReport, error) {
 	rep := batch.ImportReport{BatchID: spec.BatchID}
 	if err := checkKey("batch id", spec.BatchID); err != nil {
@@ -85,7 +88,6 @@ func (db *DB) Import(ctx context.Context, spec ImportSpec, lines []batch.Line, i
 	}
 	items := make([]importItem, 0, len(lines)+len(invalid))
 	taken := make(map[string]struct{}, len(lines)+len(invalid))
-	sheet := newMoneySums()
 	for i := range lines {
 		l := &lines[i]
 		if err := checkKey("line reference", l.Reference); err != nil {
@@ -95,8 +97,7 @@ func (db *DB) Import(ctx context.Context, spec ImportSpec, lines []batch.Line, i
 			return rep, fmt.Errorf("ledger: reference %q appears twice: %w", l.Reference, ErrInput)
 		}
 		taken[l.Reference] = struct{}{}
-		items = append(items, importItem{ref: l.Reference, row: l.Row, line: l, fp: l.Fingerprint()})
-		sheet.add(l.Currency, l.Amount)
+		items = append(items, importItem{ref: l.Reference, row: l.Row, line: l})
 	}
 	for i := range invalid {
 		inv := &invalid[i]
@@ -112,54 +113,230 @@ func (db *DB) Import(ctx context.Context, spec ImportSpec, lines []batch.Line, i
 	if !slices.IsSortedFunc(items, func(a, b importItem) int { return cmp.Compare(a.row, b.row) }) {
 		slices.SortStableFunc(items, func(a, b importItem) int { return cmp.Compare(a.row, b.row) })
 	}
+	return db.importRows(ctx, spec, true, func(yield func(importItem, error) bool) {
+		for _, it := range items {
+			if !yield(it, nil) {
+				return
+			}
+		}
+	})
+}
 
-	err := db.update(ctx, "import", func(t *txn) error {
-		rep = batch.ImportReport{BatchID: spec.BatchID}
+// ImportRow is one row of a sheet being imported: a valid line, or an
+// invalid row.
+type ImportRow struct {
+	Line    *batch.Line
+	Invalid *batch.InvalidRow
+}
+
+// ImportPage is how many rows one import transaction takes. A larger
+// sheet is imported in several transactions, so that an import holds one
+// page of lines, not the sheet (bbolt keeps every page a transaction
+// writes in memory until it commits).
+var ImportPage = 20000
+
+// ImportStream is Import for a sheet read as it goes (a run reads it
+// again from the file): rows come in sheet order, as batch.Validate gives
+// them, so valid references are unique and no valid line follows an
+// invalid row with its reference. Each page of ImportPage rows is one
+// transaction, and the last one also cancels what left the sheet and
+// records the import. Until it commits, the batch is marked as importing
+// (Batch.Importing): none of its lines is claimed (ErrImporting), and
+// importing the sheet again finishes the import; what an interrupted
+// import committed is reconciled like any re-import.
+func (db *DB) ImportStream(ctx context.Context, spec ImportSpec, rows iter.Seq2[ImportRow, error]) (batch.ImportReport, error) {
+	if err := checkKey("batch id", spec.BatchID); err != nil {
+		return batch.ImportReport{BatchID: spec.BatchID}, err
+	}
+	return db.importRows(ctx, spec, false, func(yield func(importItem, error) bool) {
+		for r, err := range rows {
+			switch {
+			case err != nil:
+				yield(importItem{}, err)
+				return
+			case r.Line != nil:
+				if err := checkKey("line reference", r.Line.Reference); err != nil {
+					yield(importItem{}, err)
+					return
+				}
+				if !yield(importItem{ref: r.Line.Reference, row: r.Line.Row, line: r.Line}, nil) {
+					return
+				}
+			case r.Invalid != nil:
+				// The key is chosen in the transaction (importState.taken).
+				if !yield(importItem{row: r.Invalid.Row, inv: r.Invalid}, nil) {
+					return
+				}
+			}
+		}
+	})
+}
+
+// ErrImporting means a batch's import was interrupted: nothing of it is
+// sent until the sheet is imported again.
+var ErrImporting = errors.New("the batch's import was interrupted; import the sheet again (run it) to finish it; nothing was sent")
+
+// importState is what an import carries from one page's transaction to
+// the next.
+type importState struct {
+	spec    ImportSpec
+	checked bool // references and invalid rows' keys were checked up front (Import)
+	rep     batch.ImportReport
+	created bool
+	start   uint64 // the batch's last line seq before this import
+	last    uint64 // the last seq given out
+	present []bool // existing line seq → in this sheet
+	sheet   map[batch.Currency]batch.Money
+	pages   int
+}
+
+// sheetSums is the sum of the valid lines of the pages committed so far.
+func (st *importState) sheetSums() map[batch.Currency]batch.Money {
+	if st.sheet == nil {
+		st.sheet = map[batch.Currency]batch.Money{}
+	}
+	return st.sheet
+}
+
+// taken reports whether key was taken by an earlier row of this import:
+// a line added by it, or an existing line it reached (page holds this
+// page's keys, not yet in the reference index).
+func (st *importState) taken(b *bkt, key string, page map[string]struct{}) bool {
+	if _, ok := page[key]; ok {
+		return true
+	}
+	sk := b.refs.Get([]byte(key))
+	if sk == nil {
+		return false
+	}
+	seq := binary.BigEndian.Uint64(sk)
+	return seq > st.start || seq < uint64(len(st.present)) && st.present[seq]
+}
+
+// importRows imports rows in sheet order, ImportPage to a transaction.
+// One row is read past a full page to know whether the page is the last.
+func (db *DB) importRows(ctx context.Context, spec ImportSpec, checked bool, rows iter.Seq2[importItem, error]) (batch.ImportReport, error) {
+	fail := func(err error) (batch.ImportReport, error) {
+		return batch.ImportReport{BatchID: spec.BatchID}, fmt.Errorf("ledger: import %q: %w", spec.BatchID, err)
+	}
+	next, stop := iter.Pull2(rows)
+	defer stop()
+	size := max(ImportPage, 1)
+	st := &importState{spec: spec, checked: checked, rep: batch.ImportReport{BatchID: spec.BatchID}}
+	page := make([]importItem, 0, min(size, 1024))
+	var ahead []importItem
+	for {
+		page = append(page[:0], ahead...)
+		ahead = ahead[:0]
+		end := false
+	fill:
+		for {
+			it, err, ok := next()
+			switch {
+			case !ok:
+				end = true
+				break fill
+			case err != nil:
+				return fail(err)
+			case len(page) == size: // full, and not the last page
+				ahead = append(ahead, it)
+				break fill
+			}
+			page = append(page, it)
+		}
+		if err := db.importPage(ctx, st, page, end); err != nil {
+			return fail(err)
+		}
+		if end {
+			return st.rep, nil
+		}
+	}
+}
+
+// importPage imports one page of rows in one transaction; last finishes
+// the import (what left the sheet, the batch's record, the event). st
+// changes only when the page's function succeeds; any error ends the
+// whole import, so a page that fails to commit leaves nothing behind.
+func (db *DB) importPage(ctx context.Context, st *importState, items []importItem, last bool) error {
+	spec := st.spec
+	return db.update(ctx, "import", func(t *txn) error {
+		rep := st.rep
+		rep.ConflictLines = slices.Clone(rep.ConflictLines)
 		b, err := t.batch(spec.BatchID)
-		if err == nil && spec.Derived && b.meta.File != spec.File {
+		if err == nil && st.pages == 0 && spec.Derived && b.meta.File != spec.File {
 			return fmt.Errorf("batch %s was imported from %s, not %s: %w", spec.BatchID, b.meta.File, spec.File, ErrOtherFile)
 		}
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return err // a damaged batch record is not a new batch
 		}
+		created := st.created
 		if err != nil {
 			if b, err = t.createBatch(spec.BatchID); err != nil {
 				return err
 			}
+			created = true
 			rep.Created = true
+			b.meta.File = spec.File  // an interrupted import resumes under its own file name
 			b.refs.FillPercent = 1.0 // refs are inserted sorted into an empty bucket
 		}
 		t.importNo = b.meta.Imports + 1
-		var last uint64
-		if k, _ := b.lines.Cursor().Last(); k != nil {
-			last = binary.BigEndian.Uint64(k)
+		cur, start, present := st.last, st.start, st.present
+		if st.pages == 0 {
+			if k, _ := b.lines.Cursor().Last(); k != nil {
+				cur = binary.BigEndian.Uint64(k)
+			}
+			start = cur
+			if !created {
+				present = make([]bool, cur+1)
+			}
 		}
-		var present []bool
-		if !rep.Created {
-			present = make([]bool, last+1)
-		}
+		seen := &importState{start: start, present: present}
+		inPage := make(map[string]struct{}, len(items))
 		added := make([]refSeq, 0, len(items))
 		totals := newMoneySums()
+		sheet := newMoneySums()
 		for i := range items {
-			if i&0xffff == 0 {
+			if i&0xfff == 0 {
 				if err := t.ctx.Err(); err != nil {
 					return err
 				}
 			}
 			it := &items[i]
+			switch {
+			case it.line != nil && !st.checked:
+				// Rows read as they go: references were not checked up front.
+				if seen.taken(b, it.ref, inPage) {
+					return fmt.Errorf("ledger: reference %q appears twice: %w", it.ref, ErrInput)
+				}
+			case it.inv != nil && it.ref == "":
+				it.ref = fmt.Sprintf("row-%d", it.inv.Row)
+				if r := it.inv.Reference; r != "" && checkKey("", r) == nil && !seen.taken(b, r, inPage) {
+					it.ref = r
+				}
+				if seen.taken(b, it.ref, inPage) {
+					return fmt.Errorf("ledger: invalid row %d: key %q appears twice: %w", it.inv.Row, it.ref, ErrInput)
+				}
+			}
+			inPage[it.ref] = struct{}{}
+			if it.line != nil {
+				if it.fp == "" {
+					it.fp = it.line.Fingerprint()
+				}
+				sheet.add(it.line.Currency, it.line.Amount)
+			}
 			var sk []byte
-			if !rep.Created {
+			if !created {
 				sk = b.refs.Get([]byte(it.ref))
 			}
 			if sk == nil {
-				last++
-				if err := t.add(b, last, it, totals, &rep); err != nil {
+				cur++
+				if err := t.add(b, cur, it, totals, &rep); err != nil {
 					return err
 				}
-				if err := t.setExtras(b, last, spec.ExtraColumns, lineExtra(it)); err != nil {
+				if err := t.setExtras(b, cur, spec.ExtraColumns, lineExtra(it)); err != nil {
 					return err
 				}
-				added = append(added, refSeq{it.ref, last})
+				added = append(added, refSeq{it.ref, cur})
 				continue
 			}
 			seq := binary.BigEndian.Uint64(sk)
@@ -184,29 +361,44 @@ func (db *DB) Import(ctx context.Context, spec ImportSpec, lines []batch.Line, i
 				return err
 			}
 		}
-		if !rep.Created {
+		m := b.meta
+		commit := func() {
+			sheet.into(st.sheetSums())
+			st.rep, st.created, st.start, st.present, st.last = rep, created, start, present, cur
+			st.pages++
+		}
+		if !last {
+			m.Importing = t.importNo
+			t.touch(b.id)
+			commit()
+			return nil
+		}
+		if !created {
 			if err := t.departed(b, present, &rep); err != nil {
 				return err
 			}
 		}
-		m := b.meta
 		if m.File != spec.File || !slices.Equal(m.ExtraColumns, spec.ExtraColumns) {
 			t.bump(b)
 		}
 		m.File, m.SheetHash, m.ConfigFingerprint = spec.File, spec.SheetHash, spec.ConfigFingerprint
 		m.Imports++
+		m.Importing = 0
 		m.ExtraColumns = spec.ExtraColumns
 		m.SheetTotals = map[batch.Currency]batch.Money{}
+		for c, v := range st.sheetSums() {
+			m.SheetTotals[c] = v
+		}
 		sheet.into(m.SheetTotals)
 		t.touch(b.id)
-		return t.event(b, Event{Cause: "import", Note: fmt.Sprintf(
+		if err := t.event(b, Event{Cause: "import", Note: fmt.Sprintf(
 			"file=%s sha256=%s added=%d unchanged=%d updated=%d revived=%d conflicts=%d cancelled=%d invalid=%d departed=%d",
-			spec.File, spec.SheetHash, rep.Added, rep.Unchanged, rep.Updated, rep.Revived, rep.Conflicts, rep.Cancelled, rep.Invalid, rep.Departed)})
+			spec.File, spec.SheetHash, rep.Added, rep.Unchanged, rep.Updated, rep.Revived, rep.Conflicts, rep.Cancelled, rep.Invalid, rep.Departed)}); err != nil {
+			return err
+		}
+		commit()
+		return nil
 	})
-	if err != nil {
-		return batch.ImportReport{BatchID: spec.BatchID}, fmt.Errorf("ledger: import %q: %w", spec.BatchID, err)
-	}
-	return rep, nil
 }
 
 // add stores a new line (pending, or invalid for an invalid row), adding

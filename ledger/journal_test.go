@@ -480,6 +480,8 @@ func TestRecoverSkipsATornCommit(t *testing.T) {
 	ctx := context.Background()
 	path, want := journalWorkload(t)
 	db := openTest(t, path)
+	defer func(n int) { ImportPage = n }(ImportPage)
+	ImportPage = 1 << 20
 	mustImport(t, db, "big", testLines(40000), nil) // one commit of many journal lines
 	db.Close()
 	lines := readJournal(t, path)

@@ -44,6 +44,10 @@ type Batch struct {
 	// report shows (a line record, its extra columns, the sheet's name):
 	// an unchanged Version means an identical report.
 	Version uint64 `json:"version,omitempty"`
+	// Importing is the number of an import that has committed some of its
+	// pages but not its last (ImportStream): none of the batch's lines is
+	// claimed until the sheet is imported again to the end.
+	Importing int `json:"importing,omitempty"`
 }
 
 // Attempt is one try at sending a line: the intent committed by Claim

@@ -8,6 +8,7 @@ import (
 	"iter"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -102,13 +103,16 @@ func runRun(ctx context.Context, o runOptions, g *globalOptions, path string) er
 		g.sandboxPaths()
 	}
 	log := g.logger()
-	v, err := batch.ValidateFile(ctx, path, cfg, o.sheet)
+	// A large sheet's lines are not held: the sheet is read again as it
+	// is imported (importSheet), and must then be the sheet read now.
+	before, _ := batch.HashFile(path)
+	v, err := batch.ValidateFileWith(ctx, path, cfg, batch.ValidateOptions{SheetName: o.sheet, MaxLines: heldLines})
 	if err != nil {
 		return err
 	}
 	if !v.OK() {
 		reports.WriteErrors(g.stderr, v)
-		if !o.skipInvalid || len(v.Lines) == 0 && v.Rows == 0 {
+		if !o.skipInvalid || v.Valid == 0 && v.Rows == 0 {
 			reports.WriteValidation(g.stderr, v)
 			return errInvalidSheet
 		}
@@ -127,8 +131,8 @@ func runRun(ctx context.Context, o runOptions, g *globalOptions, path string) er
 		return err
 	}
 	providers := map[batch.ProviderName]bool{}
-	for i := range v.Lines {
-		providers[v.Lines[i].Provider] = true
+	for _, t := range v.Totals() {
+		providers[t.Provider] = true
 	}
 	ledgerPath := g.ledger(cfg)
 	if err := preflight(ctx, g, cfg, o.sandbox, providers, batchID, []string{path, g.configPath, ledgerPath}); err != nil {
@@ -142,8 +146,18 @@ func runRun(ctx context.Context, o runOptions, g *globalOptions, path string) er
 	if err := checkListener(ctx, g.set.cb, o.sandbox, providers); err != nil {
 		return err
 	}
-	rep, err := db.Import(ctx, ledger.ImportSpec{BatchID: batchID, File: filepath.Base(path), SheetHash: hash,
-		ConfigFingerprint: cfg.Fingerprint(), Derived: derived, ExtraColumns: v.ExtraColumns}, v.Lines, v.Invalid)
+	spec := ledger.ImportSpec{BatchID: batchID, File: filepath.Base(path), SheetHash: hash,
+		ConfigFingerprint: cfg.Fingerprint(), Derived: derived, ExtraColumns: v.ExtraColumns}
+	twins := v.Lines
+	var rep batch.ImportReport
+	switch {
+	case v.LinesDropped && before != hash:
+		return fmt.Errorf("%s changed while it was read; nothing was imported or sent: run again", filepath.Base(path))
+	case v.LinesDropped:
+		rep, twins, err = importSheet(ctx, db, spec, path, cfg, o.sheet, v)
+	default:
+		rep, err = db.Import(ctx, spec, v.Lines, v.Invalid)
+	}
 	if errors.Is(err, ledger.ErrOtherFile) {
 		return usageErrorf("%v; nothing was imported or sent (--batch %s adds this sheet to that batch)", err, batchID)
 	}
@@ -169,7 +183,7 @@ func runRun(ctx context.Context, o runOptions, g *globalOptions, path string) er
 		fmt.Fprintf(g.stderr, "--allow-duplicates: %d %s paid although %s like payments already made (flagged duplicate-allowed in the report)\n",
 			len(dups), plural(len(dups), "line will be", "lines will be"), plural(len(dups), "it looks", "they look"))
 	}
-	reports.WriteTwins(g.stderr, v.Lines)
+	reports.WriteTwins(g.stderr, twins)
 	if !o.yes && !o.sandbox && g.interactive() {
 		toPay, err := pendingToPay(ctx, db, batchID)
 		if err != nil {
@@ -186,10 +200,79 @@ func runRun(ctx context.Context, o runOptions, g *globalOptions, path string) er
 	return sendAndSettle(ctx, g, cfg, db, log, batchID, o.sandbox, o.wait)
 }
 
+// heldLines is how many valid lines run keeps from validating a sheet to
+// importing it; a larger sheet is read a second time as it is imported,
+// a page of lines to a transaction (importSheet), so that neither holds
+// every line.
+var heldLines = 20000
+
+// importSheet imports a sheet too large to hold: it is read and validated
+// again, each valid line handed to the ledger as it is found, the invalid
+// rows of the first reading merged in by row. The second reading must
+// find the sheet the first one validated (its hash, its count of valid
+// lines); otherwise the import fails, and since an import that did not
+// finish leaves the batch marked as importing, nothing of it is sent
+// until a run finishes it. It returns the lines that are twins (Twins),
+// for the warning.
+func importSheet(ctx context.Context, db *ledger.DB, spec ledger.ImportSpec, path string, cfg *batch.Config, sheetName string, v *batch.Validation) (batch.ImportReport, []batch.Line, error) {
+	twinRow := map[int]bool{}
+	for _, r := range v.TwinRows {
+		twinRow[r] = true
+	}
+	var twins []batch.Line
+	errStopped := errors.New("import stopped")
+	rows := func(yield func(ledger.ImportRow, error) bool) {
+		inv, i, valid := v.Invalid, 0, 0
+		_, err := batch.ValidateFileWith(ctx, path, cfg, batch.ValidateOptions{SheetName: sheetName, OnLine: func(l *batch.Line) error {
+			for ; i < len(inv) && inv[i].Row < l.Row; i++ {
+				if !yield(ledger.ImportRow{Invalid: &inv[i]}, nil) {
+					return errStopped
+				}
+			}
+			valid++
+			c := *l // the validator reuses its rows
+			c.Extra = slices.Clone(l.Extra)
+			if twinRow[c.Row] {
+				twins = append(twins, c)
+			}
+			if !yield(ledger.ImportRow{Line: &c}, nil) {
+				return errStopped
+			}
+			return nil
+		}})
+		switch {
+		case errors.Is(err, errStopped):
+			return
+		case err != nil:
+			yield(ledger.ImportRow{}, err)
+			return
+		}
+		for ; i < len(inv); i++ {
+			if !yield(ledger.ImportRow{Invalid: &inv[i]}, nil) {
+				return
+			}
+		}
+		hash, err := batch.HashFile(path)
+		if err == nil && (hash != spec.SheetHash || valid != v.Valid) {
+			err = fmt.Errorf("%s changed while it was read (%d valid lines, then %d); run again", filepath.Base(path), v.Valid, valid)
+		}
+		if err != nil {
+			yield(ledger.ImportRow{}, err)
+		}
+	}
+	rep, err := db.ImportStream(ctx, spec, rows)
+	return rep, twins, err
+}
+
 // sendAndSettle sends the batch's pending lines, waits for results until
 // wait runs out, writes the reports and prints the summary. run and retry
 // share it.
 func sendAndSettle(ctx context.Context, g *globalOptions, cfg *batch.Config, db *ledger.DB, log *slog.Logger, batchID string, useSandbox bool, wait time.Duration) error {
+	if b, err := db.Batch(ctx, batchID); err != nil {
+		return err
+	} else if b.Importing != 0 {
+		return fmt.Errorf("batch %s: %w", batchID, ledger.ErrImporting)
+	}
 	toPay, err := pendingToPay(ctx, db, batchID)
 	if err != nil {
 		return err
