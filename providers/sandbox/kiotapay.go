@@ -50,7 +50,7 @@ type kpRecord struct {
 	updatedAt   time.Time
 	origConvID  string
 	convID      string
-	payout      *Payout
+	payout      *payout
 }
 
 // kpAmount marshals a whole amount the way KiotaPay prints it: 1000.0.
@@ -205,15 +205,9 @@ func (s *Sandbox) kpAccept(rec *kpRecord) {
 	if rec.currency == "TZS" {
 		cur = "TZS"
 	}
-	payout := Payout{
-		Provider:        KiotaPay,
-		Reference:       rec.requestID,
-		Identity:        "mobile_wallet:" + rec.phone,
-		Amount:          strconv.FormatInt(rec.amount, 10),
-		Currency:        cur,
-		ClientReference: rec.fields["referenceId"],
-		AcceptedAt:      rec.createdAt,
-		Status:          StatusPending,
+	payout := newPayout(KiotaPay, &rec.requestID, "mobile_wallet:"+rec.phone, rec.amount, cur, rec.createdAt)
+	if ref, ok := rec.fields["referenceId"]; ok && ref != "" {
+		payout.client = &ref
 	}
 	if ref := rec.fields["referenceId"]; ref != "" {
 		if prev, ok := s.refIDs[ref]; ok {
@@ -233,20 +227,20 @@ func (s *Sandbox) kpAccept(rec *kpRecord) {
 func (s *Sandbox) kpSettle(id string) {
 	s.mu.Lock()
 	rec := s.kp[id]
-	if rec == nil || rec.payout.Status != StatusPending {
+	if rec == nil || rec.payout.state() != StatusPending {
 		s.mu.Unlock()
 		return
 	}
 	p := rec.payout
 	now := time.Now()
-	p.SettledAt, rec.updatedAt = now, now
-	if s.failRule(p.Identity, p.Amount) {
-		p.Status = StatusFailed
+	p.settled, rec.updatedAt = now.UnixNano(), now
+	if s.failRule(p.identity, p.amountString()) {
+		p.setState(StatusFailed)
 	} else {
-		p.Status = StatusPaid
-		p.Receipt = s.receiptLocked()
+		p.setState(StatusPaid)
+		p.setReceipt(s.receiptLocked())
 	}
-	cb := kpCallback{rec.requestID, rec.phone, kpStatus(p.Status), kpAmount(rec.amount)}
+	cb := kpCallback{rec.requestID, rec.phone, kpStatus(p.state()), kpAmount(rec.amount)}
 	s.mu.Unlock()
 
 	job := func(c kpCallback, note string) callbackJob {
@@ -299,7 +293,7 @@ func (s *Sandbox) kpLookup(w http.ResponseWriter, r *http.Request) *kpRecord {
 	}
 	s.mu.Lock()
 	rec := s.kp[id]
-	due := rec != nil && rec.payout.Status == StatusPending && time.Since(rec.createdAt) >= s.delay
+	due := rec != nil && rec.payout.state() == StatusPending && time.Since(rec.createdAt) >= s.delay
 	s.mu.Unlock()
 	if rec == nil {
 		kpError(w, http.StatusNotFound, "RESOURCE_NOT_FOUND", "Transaction not found", "requestId "+id)
@@ -317,7 +311,7 @@ func (s *Sandbox) kpStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	data := kpCallback{rec.requestID, rec.phone, kpStatus(rec.payout.Status), kpAmount(rec.amount)}
+	data := kpCallback{rec.requestID, rec.phone, kpStatus(rec.payout.state()), kpAmount(rec.amount)}
 	s.mu.Unlock()
 	kpOK(w, http.StatusOK, data)
 }
@@ -340,7 +334,7 @@ func (s *Sandbox) kpAll(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	due := []string{}
 	for _, id := range s.kpOrder {
-		if rec := s.kp[id]; rec.payout.Status == StatusPending && time.Since(rec.createdAt) >= s.delay {
+		if rec := s.kp[id]; rec.payout.state() == StatusPending && time.Since(rec.createdAt) >= s.delay {
 			due = append(due, id)
 		}
 	}
@@ -397,7 +391,7 @@ func (rec *kpRecord) view(showRef bool) kpView {
 		CallbackURL:              rec.callbackURL,
 		CreatedAt:                rec.createdAt.In(eat).Format(kpTime),
 		UpdatedAt:                rec.updatedAt.In(eat).Format(kpTime),
-		Status:                   kpStatus(rec.payout.Status),
+		Status:                   kpStatus(rec.payout.state()),
 		ResponseCode:             "0",
 	}
 	if t, ok := rec.fields["remarks"]; ok {
@@ -409,9 +403,9 @@ func (rec *kpRecord) view(showRef bool) kpView {
 	if ref, ok := rec.fields["referenceId"]; ok && showRef {
 		v.ReferenceID = &ref
 	}
-	if rec.payout.Status == StatusPaid {
+	if rec.payout.state() == StatusPaid {
 		name := rec.phone + " - SANDBOX RECIPIENT"
-		receipt := rec.payout.Receipt
+		receipt := rec.payout.receiptString()
 		v.ReceiverName, v.TransactionReceipt = &name, &receipt
 	}
 	return v

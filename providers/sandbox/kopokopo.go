@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"bytes"
+	"compress/flate"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -30,9 +32,11 @@ var (
 )
 
 // k2Request is one accepted send_money request. Its destinations are kept
-// as they were sent, one after another in raw, and parsed again when its
-// document is rendered: a record per destination of a large run would be
-// most of the sandbox's memory.
+// as they were sent, one after another, compressed (a request's
+// destinations repeat their keys and usually their description: a
+// fifth of the size), and parsed again when its document is rendered: a
+// record per destination of a large run would be most of the sandbox's
+// memory.
 type k2Request struct {
 	id          string
 	createdAt   time.Time
@@ -41,7 +45,7 @@ type k2Request struct {
 	metadata    json.RawMessage
 	callbackURL string
 	self        string
-	raw         []byte      // the destinations' JSON, concatenated
+	packed      []byte      // the destinations' JSON, concatenated, DEFLATE-compressed
 	dests       []k2DestRec // in request order
 	processed   bool
 	order       []int // transfer batch order (indexes into dests)
@@ -53,16 +57,36 @@ type k2Request struct {
 // ends in raw, and its payout in the record of truth.
 type k2DestRec struct {
 	end    int
-	payout *Payout
+	payout *payout
 }
 
-// destJSON returns destination i's JSON as sent.
-func (r *k2Request) destJSON(i int) json.RawMessage {
-	start := 0
-	if i > 0 {
-		start = r.dests[i-1].end
+// destinations returns each destination's JSON as sent.
+func (r *k2Request) destinations() []json.RawMessage {
+	raw, err := io.ReadAll(flate.NewReader(bytes.NewReader(r.packed)))
+	if err != nil || len(r.dests) > 0 && len(raw) != r.dests[len(r.dests)-1].end {
+		panic(fmt.Sprintf("sandbox: request %s: the destinations kept do not read back (%v)", r.id, err))
 	}
-	return r.raw[start:r.dests[i].end:r.dests[i].end]
+	out := make([]json.RawMessage, len(r.dests))
+	start := 0
+	for i, d := range r.dests {
+		out[i] = raw[start:d.end:d.end]
+		start = d.end
+	}
+	return out
+}
+
+// pack compresses raw, the destinations' JSON, into r.packed with the
+// sandbox's reused compressor (s.mu held).
+func (s *Sandbox) packLocked(r *k2Request, raw []byte) {
+	var b bytes.Buffer
+	if s.packer == nil {
+		s.packer, _ = flate.NewWriter(&b, flate.BestSpeed)
+	} else {
+		s.packer.Reset(&b)
+	}
+	s.packer.Write(raw)
+	s.packer.Close()
+	r.packed = bytes.Clone(b.Bytes())
 }
 
 // k2Dest is one validated destination of a send_money request.
@@ -222,25 +246,18 @@ func (s *Sandbox) k2Accept(req *k2Request, base string) {
 	for _, d := range req.parsed {
 		size += len(d.raw)
 	}
-	req.raw = make([]byte, 0, size)
+	raw := make([]byte, 0, size)
 	req.dests = make([]k2DestRec, len(req.parsed))
 	for i, d := range req.parsed {
-		req.raw = append(req.raw, d.raw...)
+		raw = append(raw, d.raw...)
 		phone := ""
 		if d.typ == "mobile_wallet" {
 			phone = d.f.phone
 		}
-		req.dests[i] = k2DestRec{end: len(req.raw), payout: s.recordLocked(Payout{
-			Provider:   KopoKopo,
-			Reference:  req.id,
-			Identity:   d.identity,
-			Amount:     strconv.FormatInt(d.amount, 10),
-			Currency:   "KES",
-			AcceptedAt: req.createdAt,
-			Status:     StatusPending,
-		}, phone)}
+		req.dests[i] = k2DestRec{end: len(raw), payout: s.recordLocked(newPayout(KopoKopo, &req.id, d.identity, d.amount, "KES", req.createdAt), phone)}
 	}
 	req.parsed = nil
+	s.packLocked(req, raw)
 	s.k2[req.id] = req
 	s.mu.Unlock()
 	s.after(s.delay, true, func() { s.k2Settle(req.id) })
@@ -270,14 +287,14 @@ func (s *Sandbox) k2Settle(id string) {
 	req.settledAt = now
 	for _, d := range req.dests {
 		p := d.payout
-		p.SettledAt = now
-		if s.failRule(p.Identity, p.Amount) {
-			p.Status = StatusFailed
+		p.settled = now.UnixNano()
+		if s.failRule(p.identity, p.amountString()) {
+			p.setState(StatusFailed)
 			continue
 		}
-		p.Status = StatusPaid
-		if !strings.HasPrefix(p.Identity, "bank_account:") {
-			p.Receipt = s.receiptLocked()
+		p.setState(StatusPaid)
+		if !strings.HasPrefix(p.identity, "bank_account:") {
+			p.setReceipt(s.receiptLocked())
 		}
 	}
 	req.order = make([]int, len(req.dests))
@@ -409,16 +426,15 @@ func (s *Sandbox) k2DocLocked(req *k2Request) k2Doc {
 	if a.SourceIdentifier == nil {
 		a.SourceIdentifier = json.RawMessage("null")
 	}
-	for i := range req.dests {
-		a.Destinations = append(a.Destinations, req.destJSON(i))
-	}
+	dests := req.destinations()
+	a.Destinations = dests
 	for _, i := range req.order {
 		p := req.dests[i].payout
-		dst, rerr := s.k2ParseDest(req.destJSON(i))
+		dst, rerr := s.k2ParseDest(dests[i])
 		if rerr != nil { // it was parsed when accepted
 			panic("sandbox: an accepted destination no longer parses: " + rerr.msg)
 		}
-		amt := p.Amount + ".0"
+		amt := p.amountString() + ".0"
 		b := k2Disbursement{
 			Amount:               amt,
 			Status:               "Transferred",
@@ -433,13 +449,12 @@ func (s *Sandbox) k2DocLocked(req *k2Request) k2Doc {
 			PaybillAccountNumber: dst.f.paybillAcc,
 			DestinationType:      dst.typ,
 			OriginationTime:      req.settledAt.In(eat).Format(k2Time),
-			DestinationReference: s.k2DestRef(p.Identity),
+			DestinationReference: s.k2DestRef(p.identity),
 		}
-		if p.Receipt != "" {
-			r := p.Receipt
+		if r := p.receiptString(); r != "" {
 			b.TransactionReference = &r
 		}
-		if p.Status == StatusFailed {
+		if p.state() == StatusFailed {
 			b.Status, b.Errors = "Failed", []string{k2FailedError}
 		}
 		a.TransferBatches = append(a.TransferBatches, k2Batch{Status: b.Status, Amount: amt, Disbursements: []k2Disbursement{b}})

@@ -1,9 +1,11 @@
 package sandbox
 
 import (
+	"compress/flate"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"hash/maphash"
 
 	"fmt"
 	"log/slog"
@@ -172,9 +174,11 @@ type Sandbox struct {
 	rng      *mrand.Rand
 	failRule func(identity, amount string) bool
 	prov     map[Provider]*provState
-	payouts  []*Payout
-	block    []Payout             // where the next payouts are stored
-	byPayee  map[payeeKey]*Payout // the latest payout to each payee, for the duplicate check
+	blocks   [][]payout         // the record of truth, in acceptance order
+	npayouts int                // payouts in blocks
+	byPayee  map[uint64]*payout // the latest payout to each payee (payeeHash), for the duplicate check
+	seed     maphash.Seed
+	packer   *flate.Writer // compresses Kopo Kopo requests' destinations (packLocked)
 	k2       map[string]*k2Request
 	kp       map[string]*kpRecord
 	kpOrder  []string
@@ -346,7 +350,7 @@ func (s *Sandbox) Settle() {
 		}
 	}
 	for _, id := range s.kpOrder {
-		if s.kp[id].payout.Status == StatusPending {
+		if s.kp[id].payout.state() == StatusPending {
 			kp = append(kp, id)
 		}
 	}

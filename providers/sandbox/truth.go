@@ -1,8 +1,11 @@
 package sandbox
 
 import (
+	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -42,20 +45,104 @@ type Payout struct {
 	// Receipt is the M-PESA style transaction reference of a paid payout
 	// (empty for failed payouts and Kopo Kopo bank transfers).
 	Receipt string `json:"receipt,omitempty"`
-
-	samePayee *Payout // the previous payout to the same identity, amount and currency
 }
 
-// payeeKey is what the duplicate check compares: identity, amount and
-// currency (the strings are the payout's own, not copies).
-type payeeKey struct {
-	identity, amount, currency string
+// payout is how the record of truth keeps one accepted payout (Truth
+// copies it out as a Payout): 80 bytes and the identity, where a Payout
+// with its strings is 250. A million-line run keeps a million.
+type payout struct {
+	identity string
+	ref      *string // the provider reference: the request's own, shared by its payouts
+	client   *string // the KiotaPay referenceId, if one was sent
+	amount   int64   // whole units
+	accepted int64   // UnixNano
+	settled  int64   // UnixNano; 0 while pending
+	prev     *payout // the previous payout with the same payeeHash
+	receipt  [receiptLen]byte
+	prov     uint8 // index in providerCodes
+	status   uint8 // index in statusCodes
+	currency uint8 // index in currencyCodes
+}
+
+var (
+	providerCodes = []Provider{KopoKopo, KiotaPay}
+	statusCodes   = []Status{StatusPending, StatusPaid, StatusFailed}
+	currencyCodes = []string{"KES", "TZS"}
+)
+
+func code[T comparable](codes []T, v T) uint8 {
+	i := slices.Index(codes, v)
+	if i < 0 {
+		panic(fmt.Sprintf("sandbox: no code for %v", v))
+	}
+	return uint8(i)
+}
+
+func (p *payout) provider() Provider { return providerCodes[p.prov] }
+func (p *payout) state() Status      { return statusCodes[p.status] }
+func (p *payout) setState(st Status) { p.status = code(statusCodes, st) }
+func (p *payout) cur() string        { return currencyCodes[p.currency] }
+
+// newPayout is an accepted, pending payout.
+func newPayout(prov Provider, ref *string, identity string, amount int64, currency string, accepted time.Time) payout {
+	return payout{identity: identity, ref: ref, amount: amount, accepted: accepted.UnixNano(),
+		prov: code(providerCodes, prov), status: code(statusCodes, StatusPending), currency: code(currencyCodes, currency)}
+}
+
+const receiptLen = 11
+
+// setReceipt records a paid payout's receipt (receiptLocked's form).
+func (p *payout) setReceipt(r string) {
+	if len(r) != receiptLen {
+		panic("sandbox: a receipt of " + strconv.Itoa(len(r)) + " characters")
+	}
+	copy(p.receipt[:], r)
+}
+
+func (p *payout) receiptString() string {
+	if p.receipt[0] == 0 {
+		return ""
+	}
+	return string(p.receipt[:])
+}
+
+func (p *payout) amountString() string { return strconv.FormatInt(p.amount, 10) }
+
+// samePayee reports whether p and q pay the same identity the same amount
+// in the same currency.
+func (p *payout) samePayee(q *payout) bool {
+	return p.identity == q.identity && p.amount == q.amount && p.currency == q.currency
+}
+
+// export is p as a Payout.
+func (p *payout) export() Payout {
+	out := Payout{Provider: p.provider(), Reference: *p.ref, Identity: p.identity, Amount: p.amountString(),
+		Currency: p.cur(), AcceptedAt: time.Unix(0, p.accepted), Status: p.state(), Receipt: p.receiptString()}
+	if p.client != nil {
+		out.ClientReference = *p.client
+	}
+	if p.settled != 0 {
+		out.SettledAt = time.Unix(0, p.settled)
+	}
+	return out
 }
 
 // payoutBlock is how many payouts are allocated together: the record of
-// truth of a large run is a few large allocations, and a *Payout into a
+// truth of a large run is a few large allocations, and a *payout into a
 // block stays valid (blocks never move).
 const payoutBlock = 4096
+
+// payeeHash keys the duplicate check's index.
+func payeeHash(seed maphash.Seed, p *payout) uint64 {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	h.WriteString(p.identity)
+	var b [9]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(p.amount))
+	b[8] = p.currency
+	h.Write(b[:])
+	return h.Sum64()
+}
 
 // ViolationKind classifies a client misbehaviour the sandbox detected.
 type ViolationKind string
@@ -123,12 +210,18 @@ type Stats struct {
 func (s *Sandbox) Truth() []Payout {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Payout, len(s.payouts))
-	for i, p := range s.payouts {
-		out[i] = *p
-		out[i].samePayee = nil
-	}
+	out := make([]Payout, 0, s.npayouts)
+	s.eachPayoutLocked(func(p *payout) { out = append(out, p.export()) })
 	return out
+}
+
+// eachPayoutLocked calls f for every payout in acceptance order (s.mu held).
+func (s *Sandbox) eachPayoutLocked(f func(*payout)) {
+	for _, b := range s.blocks {
+		for i := range b {
+			f(&b[i])
+		}
+	}
 }
 
 // Payouts returns the accepted payouts to identity, in acceptance order.
@@ -182,9 +275,9 @@ func (s *Sandbox) Stats() Stats {
 	for _, v := range s.viol {
 		st.Violations[v.Kind]++
 	}
-	for _, p := range s.payouts {
+	s.eachPayoutLocked(func(p *payout) {
 		st.Payouts++
-		switch p.Status {
+		switch p.state() {
 		case StatusPaid:
 			st.Paid++
 		case StatusFailed:
@@ -192,7 +285,7 @@ func (s *Sandbox) Stats() Stats {
 		default:
 			st.Pending++
 		}
-	}
+	})
 	st.KopoKopo = s.prov[KopoKopo].sendStats()
 	st.KiotaPay = s.prov[KiotaPay].sendStats()
 	return st
@@ -215,39 +308,42 @@ func (s *Sandbox) violation(p Provider, kind ViolationKind, format string, args 
 // recordLocked adds an accepted payout to the truth, checking for duplicate
 // payouts and phone spacing, and returns the stored payout (updated in
 // place as it settles). s.mu must be held.
-func (s *Sandbox) recordLocked(v Payout, phone string) *Payout {
+func (s *Sandbox) recordLocked(v payout, phone string) *payout {
 	if s.byPayee == nil {
-		s.byPayee = map[payeeKey]*Payout{}
+		s.byPayee = map[uint64]*payout{}
+		s.seed = maphash.MakeSeed()
 	}
-	if len(s.block) == cap(s.block) {
-		s.block = make([]Payout, 0, payoutBlock)
+	if n := len(s.blocks); n == 0 || len(s.blocks[n-1]) == cap(s.blocks[n-1]) {
+		s.blocks = append(s.blocks, make([]payout, 0, payoutBlock))
 	}
-	s.block = append(s.block, v)
-	p := &s.block[len(s.block)-1]
-	key := payeeKey{p.Identity, p.Amount, p.Currency}
-	for q := s.byPayee[key]; q != nil; q = q.samePayee {
-		if q.Status != StatusFailed {
-			s.violationLocked(p.Provider, ViolationDuplicatePayout,
-				"%s %s %s accepted as %s while %s (%s) is %s", p.Identity, p.Currency, p.Amount, p.Reference, q.Reference, q.Provider, q.Status)
+	b := &s.blocks[len(s.blocks)-1]
+	*b = append(*b, v)
+	p := &(*b)[len(*b)-1]
+	s.npayouts++
+	key := payeeHash(s.seed, p)
+	for q := s.byPayee[key]; q != nil; q = q.prev {
+		if q.samePayee(p) && q.state() != StatusFailed {
+			s.violationLocked(p.provider(), ViolationDuplicatePayout,
+				"%s %s %d accepted as %s while %s (%s) is %s", p.identity, p.cur(), p.amount, *p.ref, *q.ref, q.provider(), q.state())
 			break
 		}
 	}
 	if phone != "" {
-		ps := s.prov[p.Provider]
-		if last, ok := ps.lastPhone[phone]; ok {
-			gap := p.AcceptedAt.Sub(last)
+		ps := s.prov[p.provider()]
+		ph := maphash.String(s.seed, phone)
+		if last, ok := ps.lastPhone[ph]; ok {
+			gap := time.Duration(p.accepted - last)
 			if ps.phoneRepeats == 0 || gap < ps.minSpacing {
 				ps.minSpacing = gap
 			}
 			ps.phoneRepeats++
 			if ps.traffic.MinPhoneInterval > 0 && gap < ps.traffic.MinPhoneInterval {
-				s.violationLocked(p.Provider, ViolationPhoneInterval, "%s paid again after %s (minimum %s)", phone, gap, ps.traffic.MinPhoneInterval)
+				s.violationLocked(p.provider(), ViolationPhoneInterval, "%s paid again after %s (minimum %s)", phone, gap, ps.traffic.MinPhoneInterval)
 			}
 		}
-		ps.lastPhone[phone] = p.AcceptedAt
+		ps.lastPhone[ph] = p.accepted
 	}
-	s.payouts = append(s.payouts, p)
-	p.samePayee = s.byPayee[key]
+	p.prev = s.byPayee[key]
 	s.byPayee[key] = p
 	return p
 }
@@ -265,7 +361,7 @@ type provState struct {
 	bucketTime time.Time
 
 	sends        []time.Time
-	lastPhone    map[string]time.Time
+	lastPhone    map[uint64]int64 // phone's hash → UnixNano of its last accepted payout
 	phoneRepeats int
 	minSpacing   time.Duration
 }
@@ -282,7 +378,7 @@ func newProvState(name Provider, lifetime time.Duration, t Traffic) *provState {
 		faults:    t.Faults,
 		trig:      map[string]*trigState{},
 		bucket:    float64(t.Burst),
-		lastPhone: map[string]time.Time{},
+		lastPhone: map[uint64]int64{},
 	}
 }
 
