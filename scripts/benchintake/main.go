@@ -343,10 +343,16 @@ func all(args []string) error {
 		}
 		return "MISSED"
 	}
-	fmt.Printf("CSV validate / bare read: %.2fx (target <= 4x) %s\n", ratio, verdict(ratio <= 4))
+	fmt.Printf("CSV validate / bare read: %.2fx (target <= 3x) %s\n", ratio, verdict(ratio <= 3))
 	for _, r := range []result{vcsv, vxlsx} {
+		// Issue 14 asks 64 MiB of the million-row CSV; the XLSX keeps
+		// issue 2's 100 MiB.
+		limit := 100.0
+		if r.name == vcsv.name && vcsv.rows >= 1000000 {
+			limit = 64
+		}
 		mib := float64(r.rssKiB) / 1024
-		fmt.Printf("%s peak RSS: %.1f MiB (target < 100 MiB) %s\n", r.name, mib, verdict(mib < 100))
+		fmt.Printf("%s peak RSS: %.1f MiB = %.2fx of the %g MiB target %s\n", r.name, mib, mib/limit, limit, verdict(mib <= limit))
 	}
 	return nil
 }
