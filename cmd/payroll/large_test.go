@@ -1,10 +1,12 @@
 package main
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
 
+	"payroll/batch"
 	"payroll/ledger"
 	"payroll/providers/sandbox"
 )
@@ -67,4 +69,61 @@ func TestLargeSheetImportedAsRead(t *testing.T) {
 			t.Errorf("batch after the run: %+v, %v", b, err)
 		}
 	})
+}
+
+// TestInterruptedImportFinishedByRun: a re-import of a large sheet that
+// stopped between pages (a kill, a sheet changed while read) leaves the
+// batch importing: retry sends nothing and says why; the next run of the
+// sheet finishes the import and pays every new line exactly once.
+func TestInterruptedImportFinishedByRun(t *testing.T) {
+	defer func(a, b int) { heldLines, ledger.ImportPage = a, b }(heldLines, ledger.ImportPage)
+	heldLines, ledger.ImportPage = 10, 7
+	h := newHarness(t, sandbox.Options{}, knobs{})
+	rows := kes(1, 40)
+	rows[5].phone = "0712100999" // the sandbox fails it: a line retry would send
+	path := h.writeSheet("late.csv", rows)
+	h.mustCode(exitUnsettled, "run", "--wait", "20s", path)
+	k2Before, _ := h.sends()
+
+	rows = append(rows, kes(41, 10)...) // the sheet grows
+	path = h.writeSheet("late.csv", rows)
+	cfg, err := (&globalOptions{configPath: h.cfg}).loadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := batch.ValidateFile(t.Context(), path, cfg, "")
+	if err != nil || !v.OK() {
+		t.Fatalf("validate: %v %v", err, v.Errors)
+	}
+	stop := errors.New("killed")
+	h.withDB(func(db *ledger.DB) {
+		rows := func(yield func(ledger.ImportRow, error) bool) {
+			for i := range v.Lines {
+				if i == 45 { // six pages of 7 are in: two new lines among them
+					yield(ledger.ImportRow{}, stop)
+					return
+				}
+				if !yield(ledger.ImportRow{Line: &v.Lines[i]}, nil) {
+					return
+				}
+			}
+		}
+		if _, err := db.ImportStream(t.Context(), ledger.ImportSpec{BatchID: "late", File: "late.csv", Derived: true}, rows); !errors.Is(err, stop) {
+			t.Fatalf("import: %v", err)
+		}
+		b, _ := db.Batch(t.Context(), "late")
+		if b.Importing == 0 || b.Counts["pending"] != 2 {
+			t.Fatalf("after the interrupted import: importing %d, %d pending", b.Importing, b.Counts["pending"])
+		}
+	})
+	_, stderr := h.mustCode(exitError, "retry", "--yes", "late")
+	if !strings.Contains(stderr, "import was interrupted") {
+		t.Errorf("retry of a batch whose import was interrupted:\n%s", stderr)
+	}
+	if k2, _ := h.sends(); k2 != k2Before {
+		t.Fatalf("%d requests sent for a half-imported batch", k2-k2Before)
+	}
+	h.mustCode(exitUnsettled, "run", "--wait", "20s", path)
+	h.checkTruth("late", truthOpts{})
+	h.checkReport("late", rows)
 }
