@@ -71,6 +71,9 @@ func runStatus(ctx context.Context, o statusOptions, g *globalOptions, args []st
 	}
 	fmt.Fprintf(w, "Batch %s (%s), %d lines, imported %d %s, last change %s\n\n", b.ID, b.File, b.Lines, b.Imports,
 		plural(b.Imports, "time", "times"), b.Updated.Local().Format(time.DateTime))
+	if b.Importing != 0 {
+		fmt.Fprintf(w, "Its last import stopped before the end: none of its lines is sent until `payroll run %s` imports the sheet again to the end.\n\n", b.File)
+	}
 	rows, err := db.Summary(ctx, id)
 	if err != nil {
 		return err

@@ -116,6 +116,9 @@ func TestInterruptedImportFinishedByRun(t *testing.T) {
 			t.Fatalf("after the interrupted import: importing %d, %d pending", b.Importing, b.Counts["pending"])
 		}
 	})
+	if out, _ := h.mustCode(exitOK, "status", "late"); !strings.Contains(out, "Its last import stopped before the end") {
+		t.Errorf("status of a batch whose import was interrupted:\n%s", out)
+	}
 	_, stderr := h.mustCode(exitError, "retry", "--yes", "late")
 	if !strings.Contains(stderr, "import was interrupted") {
 		t.Errorf("retry of a batch whose import was interrupted:\n%s", stderr)
