@@ -163,7 +163,7 @@ func (db *DB) ImportStream(ctx context.Context, spec ImportSpec, rows iter.Seq2[
 					return
 				}
 			case r.Invalid != nil:
-				// The key is chosen in the transaction (importState.taken).
+				// The key is chosen in the transaction (takenHere).
 				if !yield(importItem{row: r.Invalid.Row, inv: r.Invalid}, nil) {
 					return
 				}
@@ -198,10 +198,11 @@ func (st *importState) sheetSums() map[batch.Currency]batch.Money {
 	return st.sheet
 }
 
-// taken reports whether key was taken by an earlier row of this import:
-// a line added by it, or an existing line it reached (page holds this
-// page's keys, not yet in the reference index).
-func (st *importState) taken(b *bkt, key string, page map[string]struct{}) bool {
+// takenHere reports whether key was taken by an earlier row of this
+// import: a line it added (a seq past start), or an existing line it
+// reached (present); page holds this page's keys, not yet in the
+// reference index.
+func takenHere(b *bkt, key string, start uint64, present []bool, page map[string]struct{}) bool {
 	if _, ok := page[key]; ok {
 		return true
 	}
@@ -210,7 +211,7 @@ func (st *importState) taken(b *bkt, key string, page map[string]struct{}) bool 
 		return false
 	}
 	seq := binary.BigEndian.Uint64(sk)
-	return seq > st.start || seq < uint64(len(st.present)) && st.present[seq]
+	return seq > start || seq < uint64(len(present)) && present[seq]
 }
 
 // importRows imports rows in sheet order, ImportPage to a transaction.
@@ -290,8 +291,8 @@ func (db *DB) importPage(ctx context.Context, st *importState, items []importIte
 				present = make([]bool, cur+1)
 			}
 		}
-		seen := &importState{start: start, present: present}
 		inPage := make(map[string]struct{}, len(items))
+		taken := func(key string) bool { return takenHere(b, key, start, present, inPage) }
 		added := make([]refSeq, 0, len(items))
 		totals := newMoneySums()
 		sheet := newMoneySums()
@@ -305,15 +306,15 @@ func (db *DB) importPage(ctx context.Context, st *importState, items []importIte
 			switch {
 			case it.line != nil && !st.checked:
 				// Rows read as they go: references were not checked up front.
-				if seen.taken(b, it.ref, inPage) {
+				if taken(it.ref) {
 					return fmt.Errorf("ledger: reference %q appears twice: %w", it.ref, ErrInput)
 				}
 			case it.inv != nil && it.ref == "":
 				it.ref = fmt.Sprintf("row-%d", it.inv.Row)
-				if r := it.inv.Reference; r != "" && checkKey("", r) == nil && !seen.taken(b, r, inPage) {
+				if r := it.inv.Reference; r != "" && checkKey("", r) == nil && !taken(r) {
 					it.ref = r
 				}
-				if seen.taken(b, it.ref, inPage) {
+				if taken(it.ref) {
 					return fmt.Errorf("ledger: invalid row %d: key %q appears twice: %w", it.inv.Row, it.ref, ErrInput)
 				}
 			}

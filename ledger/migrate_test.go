@@ -128,7 +128,12 @@ func TestDamagedRecordRefusesTheBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	_, _, err = db.Pending(context.Background(), "format2")
+	for _, perr := range db.PendingLines(context.Background(), "format2", "") {
+		if perr != nil {
+			err = perr
+			break
+		}
+	}
 	var de *DamagedError
 	if !isErr(err, ErrDamaged) || !errorsAs(err, &de) || de.Batch != "format2" || de.Ref != "#1" {
 		t.Fatalf("Pending on a damaged batch: %v", err)

@@ -194,22 +194,6 @@ func (db *DB) Verify(ctx context.Context, batchID string) error {
 	return nil
 }
 
-// Pending returns the batch's pending lines (what a run sends) and the
-// providers they go to, all held: for tests and small batches; a run
-// reads them with PendingLines.
-func (db *DB) Pending(ctx context.Context, batchID string) ([]batch.Line, map[batch.ProviderName]bool, error) {
-	var out []batch.Line
-	used := map[batch.ProviderName]bool{}
-	for l, err := range db.PendingLines(ctx, batchID, "") {
-		if err != nil {
-			return nil, nil, err
-		}
-		out = append(out, l)
-		used[l.Provider] = true
-	}
-	return out, used, nil
-}
-
 // Views yields the batch's lines as batch.LineView, like Lines.
 func (db *DB) Views(ctx context.Context, batchID string) iter.Seq2[batch.LineView, error] {
 	return func(yield func(batch.LineView, error) bool) {

@@ -50,17 +50,8 @@ func (t *ToPay) Providers() []batch.ProviderName {
 	return out
 }
 
-// WriteToPay prints what a run or retry is about to send, per provider
-// and currency, with the total per currency: what the operator confirms.
-func WriteToPay(w io.Writer, lines []batch.Line) {
-	var t ToPay
-	for i := range lines {
-		t.Add(&lines[i])
-	}
-	t.Write(w)
-}
-
-// Write prints the table WriteToPay prints.
+// Write prints what a run or retry is about to send, per provider and
+// currency, with the total per currency: what the operator confirms.
 func (t *ToPay) Write(w io.Writer) {
 	keys := make([]toPayKey, 0, len(t.n))
 	for k := range t.n {
