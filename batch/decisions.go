@@ -61,12 +61,15 @@ func ReadDecisions(r io.Reader, name string) ([]Decision, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
+		if pe, ok := errors.AsType[*csv.ParseError](err); ok {
+			// No record was read: its line is the error's (FieldPos would
+			// panic on the empty record). Nothing after it can be trusted.
+			errs = append(errs, &RowError{File: name, Row: pe.StartLine, Err: err})
+			break
+		}
 		line, _ := cr.FieldPos(0)
 		if err != nil {
 			errs = append(errs, &RowError{File: name, Row: line, Err: err})
-			if _, ok := errors.AsType[*csv.ParseError](err); ok {
-				break
-			}
 			continue
 		}
 		d := v.(Decision)

@@ -41,3 +41,14 @@ func FuzzReadDecisions(f *testing.F) {
 		}
 	})
 }
+
+// TestReadDecisionsBrokenQuote: a stray quote is a row error naming its
+// line, not a panic (found by FuzzReadDecisions: FieldPos of a record
+// that was never read).
+func TestReadDecisionsBrokenQuote(t *testing.T) {
+	_, err := ReadDecisions(strings.NewReader("reference,outcome,note\nEMP1,paid,checked\n\"EMP2,paid"), "d.csv")
+	var re *RowError
+	if !errors.As(err, &re) || re.Row != 3 {
+		t.Fatalf("ReadDecisions = %v, want a row error on line 3", err)
+	}
+}
