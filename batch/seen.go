@@ -8,7 +8,7 @@ import (
 )
 
 // seenIndex remembers the first row of each key (a reference, or a payee
-// fingerprint) for the cross-row checks, in about 20 bytes a key instead
+// fingerprint) for the cross-row checks, in about 15 bytes a key instead
 // of a map[string]int's 80 or more: a 1,000,000-row sheet needs two of
 // them.
 //
@@ -18,25 +18,38 @@ import (
 // duplicate (rejected, never paid twice), and the next validation draws a
 // new seed.
 //
-// Every entry is a hash and a row in dense arrays that grow in fixed
-// chunks (no copying), found through an open-addressing table of 4-byte
-// entry numbers with a 1-byte tag per slot, so that probing rarely touches
-// the entries. The memory is off the Go heap (allocOffHeap) and must be
-// returned with free.
+// Every entry is a hash in a dense array that grows in fixed chunks (no
+// copying), found through an open-addressing table of 3-byte entry
+// numbers (4 bytes past 16 million slots) with a 1-byte tag per slot, so
+// that probing rarely touches the entries. An entry's row is kept as one
+// byte, its difference from the entry before (rows only grow as a sheet is
+// read) with the flag, and the row itself every rowMark entries; a row
+// that jumps further, or is replaced (put), is kept exactly in a map.
+// Rows are read only for a duplicate's message. The memory is off the Go
+// heap (allocOffHeap) and must be returned with free.
 type seenIndex struct {
-	seed   maphash.Seed
-	tags   []byte   // slot → 0 if empty, else a tag from the hash
-	slots  []byte   // slot → entry number, uint32 little-endian
-	size   uint64   // slots
-	hashes [][]byte // entry → hash (uint64), in chunks of seenChunk
-	rows   [][]byte // entry → row << 1 | flag (uint32)
-	n      int      // entries
+	seed     maphash.Seed
+	tags     []byte         // slot → 0 if empty, else a tag from the hash
+	slots    []byte         // slot → entry number, little-endian, width bytes
+	width    uint64         // bytes per slot
+	size     uint64         // slots
+	hashes   [][]byte       // entry → hash (uint64), in chunks of seenChunk
+	deltas   [][]byte       // entry → (row − previous entry's row) << 1 | flag, or deltaExact
+	marks    []uint32       // entry k·rowMark → its packed row
+	exact    map[int]uint32 // entry → packed row, where its delta byte is deltaExact
+	replaced map[int]uint32 // entry → packed row set by put
+	lastRow  uint32         // the row of the last entry added
+	n        int            // entries
 }
 
 const (
 	seenChunkBits = 16
 	seenChunk     = 1 << seenChunkBits
 	seenMinSize   = 1024
+	rowMarkBits   = 8
+	rowMark       = 1 << rowMarkBits
+	deltaExact    = 0xff
+	maxDelta      = 126 // (126 << 1 | 1) < deltaExact
 )
 
 func newSeenIndex(seed maphash.Seed) *seenIndex { return &seenIndex{seed: seed} }
@@ -48,7 +61,7 @@ func (x *seenIndex) free() {
 	for _, c := range x.hashes {
 		freeOffHeap(c)
 	}
-	for _, c := range x.rows {
+	for _, c := range x.deltas {
 		freeOffHeap(c)
 	}
 	*x = seenIndex{seed: x.seed}
@@ -62,12 +75,47 @@ func (x *seenIndex) hashAt(e int) uint64 {
 	return binary.LittleEndian.Uint64(x.hashes[e>>seenChunkBits][(e&(seenChunk-1))*8:])
 }
 
+func (x *seenIndex) delta(e int) byte { return x.deltas[e>>seenChunkBits][e&(seenChunk-1)] }
+
+// rowAt returns entry e's packed row (row << 1 | flag).
 func (x *seenIndex) rowAt(e int) uint32 {
-	return binary.LittleEndian.Uint32(x.rows[e>>seenChunkBits][(e&(seenChunk-1))*4:])
+	if v, ok := x.replaced[e]; ok {
+		return v
+	}
+	k := e >> rowMarkBits
+	v := x.marks[k]
+	for j := k<<rowMarkBits + 1; j <= e; j++ {
+		if b := x.delta(j); b == deltaExact {
+			v = x.exact[j]
+		} else {
+			v = (v>>1+uint32(b>>1))<<1 | uint32(b&1)
+		}
+	}
+	return v
 }
 
 func (x *seenIndex) setRow(e int, v uint32) {
-	binary.LittleEndian.PutUint32(x.rows[e>>seenChunkBits][(e&(seenChunk-1))*4:], v)
+	if x.replaced == nil {
+		x.replaced = map[int]uint32{}
+	}
+	x.replaced[e] = v
+}
+
+func (x *seenIndex) slotAt(i uint64) int {
+	p := x.slots[i*x.width:]
+	e := uint32(p[0]) | uint32(p[1])<<8 | uint32(p[2])<<16
+	if x.width == 4 {
+		e |= uint32(p[3]) << 24
+	}
+	return int(e)
+}
+
+func (x *seenIndex) setSlot(i uint64, e int) {
+	p := x.slots[i*x.width:]
+	p[0], p[1], p[2] = byte(e), byte(e>>8), byte(e>>16)
+	if x.width == 4 {
+		p[3] = byte(e >> 24)
+	}
 }
 
 // home is the first slot to probe for h (h's high bits scaled to size, so
@@ -84,7 +132,7 @@ func (x *seenIndex) find(h uint64) (slot uint64, entry int, ok bool) {
 		case t == 0:
 			return i, 0, false
 		case t == tag:
-			e := int(binary.LittleEndian.Uint32(x.slots[i*4:]))
+			e := x.slotAt(i)
 			if x.hashAt(e) == h {
 				return i, e, true
 			}
@@ -141,22 +189,40 @@ func (x *seenIndex) add(slot, h uint64, v uint32) {
 	e := x.n
 	if e&(seenChunk-1) == 0 {
 		x.hashes = append(x.hashes, allocOffHeap(seenChunk*8))
-		x.rows = append(x.rows, allocOffHeap(seenChunk*4))
+		x.deltas = append(x.deltas, allocOffHeap(seenChunk))
 	}
 	binary.LittleEndian.PutUint64(x.hashes[e>>seenChunkBits][(e&(seenChunk-1))*8:], h)
-	x.setRow(e, v)
+	row := v >> 1
+	b := byte(deltaExact)
+	switch {
+	case e&(rowMark-1) == 0:
+		x.marks = append(x.marks, v) // the mark holds it; the byte is not read
+	case row >= x.lastRow && row-x.lastRow <= maxDelta:
+		b = byte((row-x.lastRow)<<1 | v&1)
+	default:
+		if x.exact == nil {
+			x.exact = map[int]uint32{}
+		}
+		x.exact[e] = v
+	}
+	x.deltas[e>>seenChunkBits][e&(seenChunk-1)] = b
+	x.lastRow = row
 	x.n++
 	x.tags[slot] = tagOf(h)
-	binary.LittleEndian.PutUint32(x.slots[slot*4:], uint32(e))
+	x.setSlot(slot, e)
 }
 
 // grow makes the table 1.5 times larger and reinserts every entry from the
 // dense arrays.
 func (x *seenIndex) grow() {
 	size := max(seenMinSize, x.size+x.size/2)
+	width := uint64(3)
+	if size > 1<<24 { // entry numbers stay below the slot count
+		width = 4
+	}
 	freeOffHeap(x.tags)
 	freeOffHeap(x.slots)
-	x.tags, x.slots, x.size = allocOffHeap(int(size)), allocOffHeap(int(size)*4), size
+	x.tags, x.slots, x.size, x.width = allocOffHeap(int(size)), allocOffHeap(int(size*width)), size, width
 	for e := range x.n {
 		h := x.hashAt(e)
 		i := home(h, size)
@@ -166,7 +232,7 @@ func (x *seenIndex) grow() {
 			}
 		}
 		x.tags[i] = tagOf(h)
-		binary.LittleEndian.PutUint32(x.slots[i*4:], uint32(e))
+		x.setSlot(i, e)
 	}
 }
 

@@ -37,7 +37,7 @@ type rowItem struct {
 	curText string
 }
 
-const pipeBatch = 256
+const pipeBatch = 128
 
 func (v *validator) run(ctx context.Context, s Sheet) error {
 	ctx, cancel := context.WithCancel(ctx)

@@ -3,6 +3,7 @@ package batch
 import (
 	"fmt"
 	"hash/maphash"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -199,5 +200,53 @@ func BenchmarkValidateSheetFile(b *testing.B) {
 			b.Fatalf("err %v, errors %v", err, v.Errors[:min(3, len(v.Errors))])
 		}
 		b.ReportMetric(float64(v.Rows)/b.Elapsed().Seconds(), "rows/s")
+	}
+}
+
+// TestSeenIndexRows: rows kept as differences come back exact whatever
+// the gaps (small, past a byte, backwards), across marks and chunks, and
+// after replacements.
+func TestSeenIndexRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(14, 30))
+	x := newSeenIndex(maphash.MakeSeed())
+	defer x.free()
+	type kept struct {
+		row  int
+		flag bool
+	}
+	want := map[string]kept{}
+	row := 1
+	for i := range 200_000 {
+		switch n := r.IntN(100); {
+		case n < 80:
+			row++
+		case n < 95:
+			row += r.IntN(126) + 1
+		case n < 99:
+			row += 127 + r.IntN(100_000)
+		default:
+			row = max(2, row-r.IntN(50)) // backwards: the index must not care
+		}
+		k := fmt.Sprintf("K%d", i)
+		flag := r.IntN(2) == 0
+		if _, _, found := x.insert(x.hash(k), row, flag); found {
+			t.Fatalf("%s found before it was added", k)
+		}
+		want[k] = kept{row, flag}
+		if r.IntN(50) == 0 { // replace an earlier key's row
+			j := fmt.Sprintf("K%d", r.IntN(i+1))
+			nr, nf := row+r.IntN(1000), r.IntN(2) == 0
+			x.put(x.hash(j), nr, nf)
+			want[j] = kept{nr, nf}
+		}
+	}
+	for k, w := range want {
+		row, flag, ok := x.get(x.hash(k))
+		if !ok || row != w.row || flag != w.flag {
+			t.Fatalf("%s: %d %v %v, want %d %v", k, row, flag, ok, w.row, w.flag)
+		}
+	}
+	if x.width != 3 {
+		t.Errorf("slots of %d bytes for %d entries", x.width, x.n)
 	}
 }
