@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/xuri/excelize/v2"
 )
@@ -134,5 +135,36 @@ func TestCSVRecords(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLineGuard: a line of exactly max bytes passes and one more byte
+// trips the guard on that line, however the reads are cut.
+func TestLineGuard(t *testing.T) {
+	const max = 10
+	for _, c := range []struct {
+		in   string
+		trip int // 0: no trip
+	}{
+		{"aaaaaaaaaa\nbbbbbbbbbb\n", 0},
+		{"aaaaaaaaaa\nbbbbbbbbbbb\ncc\n", 2},
+		{"a\nb\nc\naaaaaaaaaaa", 4},
+		{"aaaaaaaaaaa", 1},
+		{"\n\n\n", 0},
+	} {
+		for _, oneByte := range []bool{false, true} {
+			var r io.Reader = strings.NewReader(c.in)
+			if oneByte {
+				r = iotest.OneByteReader(r)
+			}
+			g := &lineGuard{r: r, max: max, line: 1}
+			_, err := io.ReadAll(g)
+			switch {
+			case c.trip == 0 && err != nil:
+				t.Errorf("%q (one byte %v): %v", c.in, oneByte, err)
+			case c.trip > 0 && (!errors.Is(err, errLineTooLong) || g.tripLine != c.trip):
+				t.Errorf("%q (one byte %v): %v on line %d, want a trip on line %d", c.in, oneByte, err, g.tripLine, c.trip)
+			}
+		}
 	}
 }
