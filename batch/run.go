@@ -146,33 +146,6 @@ type Feed struct {
 	Chunks   iter.Seq2[Chunk, error]
 }
 
-// Run sends the chunks of a batch (see RunFeeds).
-func (r *Runner) Run(ctx context.Context, batchID string, chunks []Chunk) (RunStats, error) {
-	var feeds []Feed
-	at := map[ProviderName]int{}
-	var held [][]Chunk
-	for _, c := range chunks {
-		i, ok := at[c.Provider]
-		if !ok {
-			i = len(feeds)
-			at[c.Provider] = i
-			feeds = append(feeds, Feed{Provider: c.Provider})
-			held = append(held, nil)
-		}
-		held[i] = append(held[i], c)
-	}
-	for i := range feeds {
-		feeds[i].Chunks = func(yield func(Chunk, error) bool) {
-			for _, c := range held[i] {
-				if !yield(c, nil) {
-					return
-				}
-			}
-		}
-	}
-	return r.RunFeeds(ctx, batchID, feeds)
-}
-
 // RunFeeds sends the chunks of a batch, each provider's feed read as it
 // goes by its own workers, so that a slow provider never holds up a fast
 // one and no more chunks are held than are in flight. When ctx is

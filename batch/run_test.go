@@ -360,3 +360,31 @@ func TestPacerDepart(t *testing.T) {
 		}
 	})
 }
+
+// Run sends chunks held in memory through RunFeeds, one feed per
+// provider: the tests' way to hand a runner its chunks.
+func (r *Runner) Run(ctx context.Context, batchID string, chunks []Chunk) (RunStats, error) {
+	var feeds []Feed
+	at := map[ProviderName]int{}
+	var held [][]Chunk
+	for _, c := range chunks {
+		i, ok := at[c.Provider]
+		if !ok {
+			i = len(feeds)
+			at[c.Provider] = i
+			feeds = append(feeds, Feed{Provider: c.Provider})
+			held = append(held, nil)
+		}
+		held[i] = append(held[i], c)
+	}
+	for i := range feeds {
+		feeds[i].Chunks = func(yield func(Chunk, error) bool) {
+			for _, c := range held[i] {
+				if !yield(c, nil) {
+					return
+				}
+			}
+		}
+	}
+	return r.RunFeeds(ctx, batchID, feeds)
+}
