@@ -216,7 +216,7 @@ func MapHeader(file string, headers []string, custom map[string]string) (*Mappin
 	seen := map[string]bool{}
 	for i, h := range headers {
 		h = strings.TrimSpace(h)
-		if mapped[i] || h == "" || seen[strings.ToLower(h)] || strings.ContainsFunc(h, IsControl) {
+		if mapped[i] || h == "" || seen[strings.ToLower(h)] || HasControl(h) {
 			continue
 		}
 		seen[strings.ToLower(h)] = true

@@ -93,7 +93,7 @@ func ReadDecisions(r io.Reader, name string) ([]Decision, error) {
 			bad("note", ErrDecisionNote)
 		}
 		for col, s := range map[string]string{"reference": d.Reference, "receipt": d.Receipt, "note": d.Note} {
-			if strings.ContainsFunc(s, IsControl) {
+			if HasControl(s) {
 				bad(col, ErrControlChars)
 			}
 		}

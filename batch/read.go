@@ -92,6 +92,14 @@ type fileSheet struct {
 	f *os.File
 }
 
+// rowsHint is the sheet's, if it can estimate its rows.
+func (s *fileSheet) rowsHint() int {
+	if h, ok := s.Sheet.(rowsHinter); ok {
+		return h.rowsHint()
+	}
+	return 0
+}
+
 func (s *fileSheet) Close() error {
 	err := s.Sheet.Close()
 	if cerr := s.f.Close(); err == nil {

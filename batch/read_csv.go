@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strings"
 	"unicode/utf8"
 
@@ -56,6 +57,22 @@ type csvSheet struct {
 	// skipped): the reader counts from the header, rows are numbered from
 	// the top of the file.
 	lineOff int
+	// size is the file's size, if r is a regular file (0 if unknown), and
+	// dataStart the reader's offset of the first data row: rowsHint
+	// extrapolates from them.
+	size, dataStart int64
+}
+
+// rowsHint estimates the sheet's data rows from the bytes its first rows
+// took, or 0 if the file's size is not known. It is an estimate: the
+// duplicate indexes are sized by it, and grow past it as they must.
+func (s *csvSheet) rowsHint() int {
+	read := s.cr.InputOffset() - s.dataStart
+	if s.size <= 0 || s.rows == 0 || read <= 0 {
+		return 0
+	}
+	est := float64(s.rows) * float64(s.size-s.dataStart) / float64(read)
+	return int(min(est, float64(s.opts.MaxRows)))
 }
 
 // maxLineBytes bounds one physical line of a CSV, so that a hostile file
@@ -128,7 +145,14 @@ func NewCSVSheet(r io.Reader, name string, opts ReadOptions) (Sheet, error) {
 		return nil, sheetError(name, err)
 	}
 	cr.ReuseRecord = true // the header has been read and copied
-	return &csvSheet{file: name, opts: opts, guard: guard, cr: cr, mapping: m, lineOff: lineOff}, nil
+	var size int64
+	if st, ok := r.(interface{ Stat() (fs.FileInfo, error) }); ok {
+		if fi, err := st.Stat(); err == nil && fi.Mode().IsRegular() {
+			size = fi.Size()
+		}
+	}
+	return &csvSheet{file: name, opts: opts, guard: guard, cr: cr, mapping: m, lineOff: lineOff,
+		size: size, dataStart: cr.InputOffset()}, nil
 }
 
 func (s *csvSheet) File() string      { return s.file }
@@ -148,8 +172,16 @@ func (s *csvSheet) Next(ctx context.Context) (Record, error) {
 		// breaks belong to its row, so the newlines inside earlier records
 		// are taken off the reader's physical line.
 		embedded := s.embedded - s.lineOff
-		for _, f := range fields {
-			s.embedded += strings.Count(f, "\n")
+		if n := len(fields); err == nil && n > 0 {
+			// The line breaks inside all cells but the last one move the
+			// last cell's start by as many lines: count only its own.
+			first, _ := s.cr.FieldPos(0)
+			last, _ := s.cr.FieldPos(n - 1)
+			s.embedded += last - first + strings.Count(fields[n-1], "\n")
+		} else {
+			for _, f := range fields {
+				s.embedded += strings.Count(f, "\n")
+			}
 		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {

@@ -103,6 +103,8 @@ func TestCSVRecords(t *testing.T) {
 		{name: "CRLF", csv: "phone,amount\r\n0712345678,1\r\n0712345679,2\r\n", rows: []int{2, 3}, amts: []string{"1", "2"}},
 		{name: "no final newline", csv: "phone,amount\n0712345678,1", rows: []int{2}, amts: []string{"1"}},
 		{name: "multi-line cell", csv: "name,phone,amount\n\"a\nb\nc\",0712345678,1\nd,0712345679,2\n", rows: []int{2, 3}, amts: []string{"1", "2"}},
+		{name: "multi-line cells in the middle and last", csv: "phone,name,amount,note\n0712345678,\"a\nb\",1,\"x\n\ny\"\n0712345679,d,2,\"\r\n\"\n\n0712345670,e,3,z\n", rows: []int{2, 3, 5}, amts: []string{"1", "2", "3"}},
+		{name: "multi-line cells with CRLF", csv: "phone,name,amount\r\n0712345678,\"a\r\nb\",1\r\n0712345679,c,\"2\"\r\n", rows: []int{2, 3}, amts: []string{"1", "2"}},
 		{name: "semicolons with commas in cells", csv: "phone;amount\n0712345678;1,500.00\n", rows: []int{2}, amts: []string{"1,500.00"}},
 		{name: "BOM", csv: "\ufeffamount,phone\n1,0712345678\n", rows: []int{2}, amts: []string{"1"}},
 		{name: "unmapped columns ignored", csv: "x,phone,y,amount,z\n1,0712345678,2,3,4\n", rows: []int{2}, amts: []string{"3"}},

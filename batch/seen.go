@@ -19,9 +19,10 @@ import (
 // new seed.
 //
 // Every entry is a hash in a dense array that grows in fixed chunks (no
-// copying), found through an open-addressing table of 3-byte entry
-// numbers (4 bytes past 16 million slots) with a 1-byte tag per slot, so
-// that probing rarely touches the entries. An entry's row is kept as one
+// copying), found through an open-addressing table whose slots are a
+// 1-byte tag and a 3-byte entry number (4 bytes past 16 million slots)
+// side by side, so that probing rarely touches the entries and adding a
+// key touches one random place in the table, not two. An entry's row is kept as one
 // byte, its difference from the entry before (rows only grow as a sheet is
 // read) with the flag, and the row itself every rowMark entries; a row
 // that jumps further, or is replaced (put), is kept exactly in a map.
@@ -29,9 +30,8 @@ import (
 // heap (allocOffHeap) and must be returned with free.
 type seenIndex struct {
 	seed     maphash.Seed
-	tags     []byte         // slot → 0 if empty, else a tag from the hash
-	slots    []byte         // slot → entry number, little-endian, width bytes
-	width    uint64         // bytes per slot
+	table    []byte         // slot → a tag (0 if empty, else from the hash), then the entry number, little-endian
+	width    uint64         // bytes of an entry number: a slot is 1+width bytes
 	size     uint64         // slots
 	hashes   [][]byte       // entry → hash (uint64), in chunks of seenChunk
 	deltas   [][]byte       // entry → (row − previous entry's row) << 1 | flag, or deltaExact
@@ -56,8 +56,7 @@ func newSeenIndex(seed maphash.Seed) *seenIndex { return &seenIndex{seed: seed} 
 
 // free returns the index's memory; the index is empty afterwards.
 func (x *seenIndex) free() {
-	freeOffHeap(x.tags)
-	freeOffHeap(x.slots)
+	freeOffHeap(x.table)
 	for _, c := range x.hashes {
 		freeOffHeap(c)
 	}
@@ -101,8 +100,10 @@ func (x *seenIndex) setRow(e int, v uint32) {
 	x.replaced[e] = v
 }
 
+func (x *seenIndex) tagAt(i uint64) byte { return x.table[i*(1+x.width)] }
+
 func (x *seenIndex) slotAt(i uint64) int {
-	p := x.slots[i*x.width:]
+	p := x.table[i*(1+x.width)+1:]
 	e := uint32(p[0]) | uint32(p[1])<<8 | uint32(p[2])<<16
 	if x.width == 4 {
 		e |= uint32(p[3]) << 24
@@ -110,11 +111,12 @@ func (x *seenIndex) slotAt(i uint64) int {
 	return int(e)
 }
 
-func (x *seenIndex) setSlot(i uint64, e int) {
-	p := x.slots[i*x.width:]
-	p[0], p[1], p[2] = byte(e), byte(e>>8), byte(e>>16)
+// setSlot points slot i at entry e with h's tag.
+func (x *seenIndex) setSlot(i uint64, h uint64, e int) {
+	p := x.table[i*(1+x.width):]
+	p[0], p[1], p[2], p[3] = tagOf(h), byte(e), byte(e>>8), byte(e>>16)
 	if x.width == 4 {
-		p[3] = byte(e >> 24)
+		p[4] = byte(e >> 24)
 	}
 }
 
@@ -124,11 +126,19 @@ func home(h, size uint64) uint64 { hi, _ := bits.Mul64(h, size); return hi }
 
 func tagOf(h uint64) byte { return byte(1 + h%255) }
 
+// peek reads h's home slot and returns its tag, to bring it into cache.
+func (x *seenIndex) peek(h uint64) byte {
+	if x.size == 0 {
+		return 0
+	}
+	return x.tagAt(home(h, x.size))
+}
+
 // find returns the slot holding h, or the empty slot where it would go.
 func (x *seenIndex) find(h uint64) (slot uint64, entry int, ok bool) {
 	tag := tagOf(h)
 	for i := home(h, x.size); ; {
-		switch t := x.tags[i]; {
+		switch t := x.tagAt(i); {
 		case t == 0:
 			return i, 0, false
 		case t == tag:
@@ -208,31 +218,39 @@ func (x *seenIndex) add(slot, h uint64, v uint32) {
 	x.deltas[e>>seenChunkBits][e&(seenChunk-1)] = b
 	x.lastRow = row
 	x.n++
-	x.tags[slot] = tagOf(h)
-	x.setSlot(slot, e)
+	x.setSlot(slot, h, e)
 }
 
-// grow makes the table 1.5 times larger and reinserts every entry from the
+// grow makes the table 1.5 times larger.
+func (x *seenIndex) grow() { x.resize(max(seenMinSize, x.size+x.size/2)) }
+
+// reserve makes room for n entries in all, so that a sheet whose size is
+// known early is not rehashed at every growth on the way.
+func (x *seenIndex) reserve(n int) {
+	size := uint64(n)*20/17 + 1 // load 0.85 at n entries
+	if size += size / 16; size > x.size {
+		x.resize(size)
+	}
+}
+
+// resize makes a table of size slots and reinserts every entry from the
 // dense arrays.
-func (x *seenIndex) grow() {
-	size := max(seenMinSize, x.size+x.size/2)
+func (x *seenIndex) resize(size uint64) {
 	width := uint64(3)
 	if size > 1<<24 { // entry numbers stay below the slot count
 		width = 4
 	}
-	freeOffHeap(x.tags)
-	freeOffHeap(x.slots)
-	x.tags, x.slots, x.size, x.width = allocOffHeap(int(size)), allocOffHeap(int(size*width)), size, width
+	freeOffHeap(x.table)
+	x.table, x.size, x.width = allocOffHeap(int(size*(1+width))), size, width
 	for e := range x.n {
 		h := x.hashAt(e)
 		i := home(h, size)
-		for x.tags[i] != 0 {
+		for x.tagAt(i) != 0 {
 			if i++; i == size {
 				i = 0
 			}
 		}
-		x.tags[i] = tagOf(h)
-		x.setSlot(i, e)
+		x.setSlot(i, h, e)
 	}
 }
 

@@ -192,18 +192,7 @@ func Validate(ctx context.Context, s Sheet, cfg *Config) (*Validation, error) {
 // ValidateWith is Validate with options (opts.SheetName is not used: the
 // sheet is already open).
 func ValidateWith(ctx context.Context, s Sheet, cfg *Config, opts ValidateOptions) (*Validation, error) {
-	seed := maphash.MakeSeed()
-	v := &validator{
-		cfg:     cfg,
-		file:    s.File(),
-		m:       s.Mapping(),
-		discard: opts.DiscardLines || opts.OnLine != nil,
-		max:     opts.MaxLines,
-		onLine:  opts.OnLine,
-		refs:    newSeenIndex(seed),
-		payees:  newSeenIndex(seed),
-		out:     &Validation{File: s.File(), ExtraColumns: s.Mapping().Extras()},
-	}
+	v := newValidator(s, cfg, opts)
 	defer v.refs.free()
 	defer v.payees.free()
 	if v.discard {
@@ -262,8 +251,90 @@ type validator struct {
 	sinkErr error             // the sink's error, which ends the validation
 	refs    *seenIndex        // reference → first row
 	payees  *seenIndex        // fingerprint → first row, flagged if it had a reference
-	fp      []byte            // fingerprint buffer
+	checkFP []byte            // fingerprint buffer of check
+	touched byte              // see touch
 	out     *Validation
+	// The config's routing and limits, parsed once (Config.Route and
+	// Config.LimitsFor parse their keys at every call), indexed by
+	// currencyIndex and providerIndex.
+	routes [2]ProviderName // "" if the currency is not routed
+	limits [2][2]limitRule
+}
+
+// limitRule is a provider's limits in a currency, with their amounts in
+// cents where they fit an int64 (always, for a config that loaded).
+type limitRule struct {
+	Limits
+	minCents, maxCents int64
+	minOK, maxOK       bool
+}
+
+var (
+	currencies = [2]Currency{KES, TZS}
+	providers  = [2]ProviderName{KopoKopo, KiotaPay}
+)
+
+func currencyIndex(c Currency) int {
+	switch c {
+	case KES:
+		return 0
+	case TZS:
+		return 1
+	}
+	return -1
+}
+
+func providerIndex(p ProviderName) int {
+	switch p {
+	case KopoKopo:
+		return 0
+	case KiotaPay:
+		return 1
+	}
+	return -1
+}
+
+// newValidator returns a validator of s's rows; its indexes must be
+// freed.
+func newValidator(s Sheet, cfg *Config, opts ValidateOptions) *validator {
+	seed := maphash.MakeSeed()
+	v := &validator{
+		cfg:     cfg,
+		file:    s.File(),
+		m:       s.Mapping(),
+		discard: opts.DiscardLines || opts.OnLine != nil,
+		max:     opts.MaxLines,
+		onLine:  opts.OnLine,
+		refs:    newSeenIndex(seed),
+		payees:  newSeenIndex(seed),
+		out:     &Validation{File: s.File(), ExtraColumns: s.Mapping().Extras()},
+	}
+	v.parseRules()
+	return v
+}
+
+// parseRules fills v.routes and v.limits from the config, for every
+// currency payroll knows, by the config's own Route and LimitsFor.
+func (v *validator) parseRules() {
+	for i, cur := range currencies {
+		if p, ok := v.cfg.Route(cur); ok {
+			v.routes[i] = p
+		}
+		for j, p := range providers {
+			r := limitRule{Limits: v.cfg.LimitsFor(p, cur)}
+			r.minCents, r.minOK = r.Min.cents()
+			r.maxCents, r.maxOK = r.Max.cents()
+			v.limits[j][i] = r
+		}
+	}
+}
+
+// limitsFor is Config.LimitsFor from the parsed rules.
+func (v *validator) limitsFor(p ProviderName, cur Currency) limitRule {
+	if j, i := providerIndex(p), currencyIndex(cur); i >= 0 && j >= 0 {
+		return v.limits[j][i]
+	}
+	return limitRule{}
 }
 
 // Text limits. Providers document few; these are conservative (the
@@ -275,7 +346,6 @@ const (
 )
 
 var (
-	uuidRe        = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 	accountRe     = regexp.MustCompile(`^[0-9A-Za-z]{4,24}$`)
 	shortNumberRe = regexp.MustCompile(`^[0-9]{4,10}$`)
 )
@@ -321,7 +391,7 @@ func (v *validator) check(it *rowItem) {
 	// No cell of any column may carry a control or bidirectional
 	// formatting character: they hide or reorder what a person reads.
 	for c := Column(0); c < numColumns; c++ {
-		if !failed.has(c) && strings.ContainsFunc(rec.Cells[c], IsControl) {
+		if !failed.has(c) && HasControl(rec.Cells[c]) {
 			bad(c, "", ErrControlChars)
 			failed.add(c)
 		}
@@ -333,7 +403,7 @@ func (v *validator) check(it *rowItem) {
 		if failed.has(c) {
 			return ""
 		}
-		if utf8.RuneCountInString(s) > max {
+		if len(s) > max && utf8.RuneCountInString(s) > max { // never more characters than bytes
 			bad(c, "", fmt.Errorf("%w (%d characters; at most %d)", ErrTooLong, utf8.RuneCountInString(s), max))
 		}
 		return s
@@ -364,8 +434,11 @@ func (v *validator) check(it *rowItem) {
 		}
 		l.Provider = prov
 	} else if curErr == nil {
-		prov, ok := v.cfg.Route(cur)
-		if !ok {
+		var prov ProviderName
+		if i := currencyIndex(cur); i >= 0 {
+			prov = v.routes[i]
+		}
+		if prov == "" {
 			bad(ColProvider, "", ErrNoRoute)
 		}
 		l.Provider = prov
@@ -412,6 +485,15 @@ func (v *validator) check(it *rowItem) {
 	}
 
 	it.line, it.errs, it.curText = l, errs, curText
+	if len(errs) == 0 {
+		// The keys crossRow will look up, hashed here, off finish's
+		// goroutine.
+		if l.Reference != "" {
+			it.refHash = v.refs.hash(l.Reference)
+		}
+		v.checkFP = l.appendFingerprint(v.checkFP[:0])
+		it.payeeHash, it.hashed = v.payees.hashBytes(v.checkFP), true
+	}
 }
 
 // finish applies the rules across rows and records the outcome; rows come
@@ -419,7 +501,7 @@ func (v *validator) check(it *rowItem) {
 func (v *validator) finish(it *rowItem) {
 	l, errs := &it.line, it.errs
 	if len(errs) == 0 {
-		v.crossRow(l, func(c Column, value string, err error) {
+		v.crossRow(it, func(c Column, value string, err error) {
 			errs = append(errs, &RowError{File: v.file, Row: it.rec.Row, Column: c.String(), Value: shown(value), Err: err})
 		})
 	} else if l.Reference != "" {
@@ -476,15 +558,15 @@ func providerCurrencies(p ProviderName) string {
 	return "KES and TZS"
 }
 
-func (v *validator) crossRow(l *Line, bad func(Column, string, error)) {
+func (v *validator) crossRow(it *rowItem, bad func(Column, string, error)) {
+	l := &it.line // check hashed its keys
 	if l.Reference != "" {
-		if first, _, dup := v.refs.insert(v.refs.hash(l.Reference), l.Row, false); dup {
+		if first, _, dup := v.refs.insert(it.refHash, l.Row, false); dup {
 			bad(ColReference, l.Reference, fmt.Errorf("%w (row %d)", ErrDuplicateReference, first))
 			return
 		}
 	}
-	v.fp = l.appendFingerprint(v.fp[:0])
-	seenRow, seenHasRef, dup := v.payees.insert(v.payees.hashBytes(v.fp), l.Row, l.Reference != "")
+	seenRow, seenHasRef, dup := v.payees.insert(it.payeeHash, l.Row, l.Reference != "")
 	if dup && (!seenHasRef || l.Reference == "") {
 		bad(ColAmount, "", fmt.Errorf("%w (row %d)", ErrDuplicatePayment, seenRow))
 		return

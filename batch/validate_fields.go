@@ -1,10 +1,10 @@
 package batch
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -69,7 +69,7 @@ func (v *validator) destination(rec *Record, l *Line, bad func(Column, string, e
 		d.BankBranchRef = need(ColBankBranchRef)
 		d.AccountName = need(ColAccountName)
 		d.AccountNumber = need(ColAccountNumber)
-		if d.BankBranchRef != "" && !uuidRe.MatchString(d.BankBranchRef) {
+		if d.BankBranchRef != "" && !isUUID(d.BankBranchRef) {
 			bad(ColBankBranchRef, d.BankBranchRef, ErrBranchRef)
 		}
 		if d.AccountNumber != "" && !accountRe.MatchString(d.AccountNumber) {
@@ -89,7 +89,7 @@ func (v *validator) destination(rec *Record, l *Line, bad func(Column, string, e
 		if d.PaybillNumber != "" && !shortNumberRe.MatchString(d.PaybillNumber) {
 			bad(ColPaybillNumber, d.PaybillNumber, fmt.Errorf("paybill_number %w (4 to 10)", ErrDigits))
 		}
-		if utf8.RuneCountInString(d.PaybillAccount) > 20 || strings.ContainsFunc(d.PaybillAccount, unicode.IsControl) {
+		if utf8.RuneCountInString(d.PaybillAccount) > 20 || HasControl(d.PaybillAccount) {
 			bad(ColPaybillAccount, "", ErrPaybillAccount)
 		}
 	}
@@ -133,6 +133,30 @@ func (v *validator) network(l *Line, carrier, serviceCode string, bad func(Colum
 	}
 }
 
+// isUUID reports whether s is a UUID in its text form, 8-4-4-4-12 hex
+// digits in either case: what
+// ^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$
+// matches, without a regular expression at every bank row.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 func orUnknown(s string) string {
 	if s == "" {
 		return "an unknown network"
@@ -161,11 +185,19 @@ func (v *validator) amount(raw string, l *Line, curOK bool, bad func(Column, str
 	if !curOK || l.Provider == "" {
 		return
 	}
-	lim := v.cfg.LimitsFor(l.Provider, l.Currency)
-	if !lim.Min.IsZero() && l.Amount.Cmp(lim.Min) < 0 {
+	lim := v.limitsFor(l.Provider, l.Currency)
+	cents, centsOK := l.Amount.cents()
+	// against is l.Amount.Cmp(limit), in cents where both fit an int64.
+	against := func(limit Money, limitCents int64, limitOK bool) int {
+		if centsOK && limitOK {
+			return cmp.Compare(cents, limitCents)
+		}
+		return l.Amount.Cmp(limit)
+	}
+	if !lim.Min.IsZero() && against(lim.Min, lim.minCents, lim.minOK) < 0 {
 		bad(ColAmount, raw, fmt.Errorf("%w (%s %s %s)", ErrAmountBelowMin, l.Provider, l.Currency, lim.Min.Grouped()))
 	}
-	if !lim.Max.IsZero() && l.Amount.Cmp(lim.Max) > 0 {
+	if !lim.Max.IsZero() && against(lim.Max, lim.maxCents, lim.maxOK) > 0 {
 		bad(ColAmount, raw, fmt.Errorf("%w (%s %s %s)", ErrAmountAboveMax, l.Provider, l.Currency, lim.Max.Grouped()))
 	}
 }

@@ -5,7 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
+	"os"
+	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
@@ -46,8 +47,7 @@ func mixedSheet(n int) []byte {
 // validateSequential runs read, check and finish on one goroutine: the
 // reference for the pipeline.
 func validateSequential(t *testing.T, s Sheet, cfg *Config) *Validation {
-	v := &validator{cfg: cfg, file: s.File(), m: s.Mapping(), refs: newSeenIndex(maphash.MakeSeed()),
-		payees: newSeenIndex(maphash.MakeSeed()), out: &Validation{File: s.File()}}
+	v := newValidator(s, cfg, ValidateOptions{})
 	defer v.refs.free()
 	defer v.payees.free()
 	readSheet(t.Context(), s, make(chan []rowItem), func(b []rowItem) bool {
@@ -84,8 +84,20 @@ func TestPipelineMatchesSequential(t *testing.T) {
 		return s
 	}
 	want := validateSequential(t, open(), &cfg)
-	for range 3 {
-		got, err := Validate(t.Context(), open(), &cfg)
+	// The same sheet from a file: the reader estimates its rows and the
+	// indexes are sized by that, which must change nothing.
+	path := filepath.Join(t.TempDir(), "mixed.csv")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		var got *Validation
+		var err error
+		if i == 3 {
+			got, err = ValidateFileWith(t.Context(), path, &cfg, ValidateOptions{})
+		} else {
+			got, err = Validate(t.Context(), open(), &cfg)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,6 +115,52 @@ func TestPipelineMatchesSequential(t *testing.T) {
 		}
 	}
 }
+
+// TestRowsHint: a CSV file's rows are estimated from its first rows'
+// bytes; a reader without a size gives none.
+func TestRowsHint(t *testing.T) {
+	data := mixedSheet(20000)
+	path := filepath.Join(t.TempDir(), "mixed.csv")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenSheet(path, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for range hintAfter {
+		if _, err := s.Next(t.Context()); err != nil && !isRowError(err) {
+			t.Fatal(err)
+		}
+	}
+	if h := s.(rowsHinter).rowsHint(); h < 19000 || h > 21000 {
+		t.Errorf("rowsHint %d, want about 20000", h)
+	}
+	capped, err := OpenSheet(path, ReadOptions{MaxRows: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer capped.Close()
+	for range hintAfter {
+		capped.Next(t.Context())
+	}
+	if h := capped.(rowsHinter).rowsHint(); h != 10000 {
+		t.Errorf("rowsHint %d past sheet.max_rows 10000", h)
+	}
+	r, err := NewCSVSheet(bytes.NewReader(data), "mixed.csv", ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range hintAfter {
+		r.Next(t.Context())
+	}
+	if h := r.(rowsHinter).rowsHint(); h != 0 {
+		t.Errorf("rowsHint %d without a size", h)
+	}
+}
+
+func isRowError(err error) bool { _, ok := rowErrors(err); return ok }
 
 // failingSheet returns rows, then a fatal error, or blocks until canceled.
 type failingSheet struct {

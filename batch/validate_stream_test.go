@@ -203,6 +203,34 @@ func BenchmarkValidateSheetFile(b *testing.B) {
 	}
 }
 
+// TestSeenIndexReserve: a reserved index holds its entries without
+// growing, and finds what it was given before and after the reserve.
+func TestSeenIndexReserve(t *testing.T) {
+	x := newSeenIndex(maphash.MakeSeed())
+	defer x.free()
+	for i := range 3000 {
+		x.insert(x.hash(fmt.Sprint("K", i)), i+2, false)
+	}
+	x.reserve(100_000)
+	size := x.size
+	for i := range 100_000 {
+		row, _, found := x.insert(x.hash(fmt.Sprint("K", i)), 1_000_000+i, true)
+		if i < 3000 && (!found || row != i+2) {
+			t.Fatalf("K%d: found %v row %d after reserve, want row %d", i, found, row, i+2)
+		}
+		if i >= 3000 && found {
+			t.Fatalf("K%d found before it was added", i)
+		}
+	}
+	if x.size != size || x.n != 100_000 {
+		t.Fatalf("size %d → %d for %d entries: it grew past its reserve", size, x.size, x.n)
+	}
+	x.reserve(10) // smaller: nothing to do
+	if x.size != size {
+		t.Fatal("reserve shrank the table")
+	}
+}
+
 // TestSeenIndexRows: rows kept as differences come back exact whatever
 // the gaps (small, past a byte, backwards), across marks and chunks, and
 // after replacements.
