@@ -9,12 +9,13 @@ import (
 
 // Validation runs as a pipeline of three goroutines, a batch of rows at a
 // time: one reads the sheet (CSV parsing, cell checks), one checks each row
-// on its own (phone, amount, text rules), and the caller's applies the
-// rules across rows in sheet order and records the outcome. On two cores
-// a million-row CSV validates in about half the time it takes on one.
-// Nothing of the outcome depends on the timing: finish sees the rows in
-// order, and check reads only the config, the mapping and caches that are
-// safe for concurrent use.
+// on its own (phone, amount, text rules) and hashes its keys for the
+// duplicate checks, and the caller's applies the rules across rows in
+// sheet order and records the outcome. On two cores a million-row CSV
+// validates in about half the time it takes on one. Nothing of the outcome
+// depends on the timing: finish sees the rows in order, and check reads
+// only the config, the mapping, the indexes' seed and caches that are safe
+// for concurrent use.
 
 // itemKind says what a pipeline item carries.
 type itemKind uint8
