@@ -22,10 +22,11 @@ import (
 // copying), found through an open-addressing table whose slots are a
 // 1-byte tag and a 3-byte entry number (4 bytes past 16 million slots)
 // side by side, so that probing rarely touches the entries and adding a
-// key touches one random place in the table, not two. An entry's row is kept as one
-// byte, its difference from the entry before (rows only grow as a sheet is
-// read) with the flag, and the row itself every rowMark entries; a row
-// that jumps further, or is replaced (put), is kept exactly in a map.
+// key touches one random place in the table, not two. An entry's row is
+// kept as one byte, its difference from the entry before (rows only grow
+// as a sheet is read) with the flag, and the row itself every rowMark
+// entries; a row that jumps further, or is replaced (put), is kept
+// exactly in a map.
 // Rows are read only for a duplicate's message. The memory is off the Go
 // heap (allocOffHeap) and must be returned with free.
 type seenIndex struct {

@@ -369,9 +369,10 @@ func TZServiceCode(network string) (string, bool) {
 	return "", false
 }
 
-// check applies every rule that needs only the row itself. It reads
-// nothing that changes, so rows can be checked ahead of finish, on
-// another goroutine.
+// check applies every rule that needs only the row itself, and hashes
+// the row's keys for crossRow. It reads nothing that finish changes, so
+// rows can be checked ahead of finish, on another goroutine; it writes
+// only the item and checkFP, so one goroutine checks.
 func (v *validator) check(it *rowItem) {
 	rec, readErrs := &it.rec, it.readErrs
 	errs := append([]error(nil), readErrs...)
