@@ -493,7 +493,7 @@ func (v *validator) check(it *rowItem) {
 			it.refHash = v.refs.hash(l.Reference)
 		}
 		v.checkFP = l.appendFingerprint(v.checkFP[:0])
-		it.payeeHash, it.hashed = v.payees.hashBytes(v.checkFP), true
+		it.payeeHash = v.payees.hashBytes(v.checkFP)
 	}
 }
 

@@ -37,10 +37,9 @@ type rowItem struct {
 	errs    []error
 	curText string
 	// The line's keys in the duplicate indexes (set by check when the
-	// line has no error): its reference's hash (if it has one) and its
-	// payee fingerprint's.
+	// line has no error, the rows finish takes to crossRow): its
+	// reference's hash (if it has one) and its payee fingerprint's.
 	refHash, payeeHash uint64
-	hashed             bool
 	// rowsHint, on one item early in the sheet, is the sheet's estimated
 	// rows (see csvSheet.rowsHint).
 	rowsHint int
@@ -191,7 +190,7 @@ func readSheet(ctx context.Context, s Sheet, free chan []rowItem, emit func([]ro
 func (v *validator) touch(b []rowItem) {
 	var sum byte
 	for i := range b {
-		if it := &b[i]; it.hashed {
+		if it := &b[i]; it.kind == itemRow && len(it.errs) == 0 { // check hashed its keys
 			if it.line.Reference != "" {
 				sum += v.refs.peek(it.refHash)
 			}
